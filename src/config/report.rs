@@ -1,0 +1,150 @@
+//! `mpm-top config`: the resolved configuration as a table or as JSON.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::key::{Group, Key};
+use super::resolve::Resolved;
+use super::source::Finding;
+
+/// Version of the `--json` document; bumped only when a field changes meaning or disappears.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// A table with one row per key (value, source, shadowed values) and each finding under the row
+/// it concerns; findings about no single key come last.
+#[must_use]
+pub fn to_table(resolved: &Resolved) -> String {
+    let mut out = format!(
+        "Configuration (later layers win: default < env < file < flag)\nfile: {} ({})\n",
+        resolved.file_shown,
+        status_word(resolved)
+    );
+    let cells: Vec<[String; 4]> = resolved
+        .rows
+        .iter()
+        .map(|row| {
+            let shadowed: Vec<String> = row
+                .shadowed
+                .iter()
+                .map(|(value, source)| format!("{} ({source})", resolved.shown(value)))
+                .collect();
+            [
+                row.key.name().to_owned(),
+                resolved.shown(&row.value).to_string(),
+                row.source.to_string(),
+                shadowed.join(", "),
+            ]
+        })
+        .collect();
+    let header = ["KEY", "VALUE", "SOURCE", "SHADOWED"].map(str::to_owned);
+    let width = |i: usize| {
+        cells
+            .iter()
+            .chain([&header])
+            .map(|c| c[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    let line = |c: &[String; 4]| {
+        let text = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        text.trim_end().to_owned() + "\n"
+    };
+    let mut group = None;
+    for (row, cell) in resolved.rows.iter().zip(&cells) {
+        if group != Some(row.key.group()) {
+            group = Some(row.key.group());
+            out.push('\n');
+            out.push_str(match row.key.group() {
+                Group::Socketio => "socketio (mpm-top and its server)\n",
+                Group::ClaudeMpm => "Claude MPM hooks (where hook events are posted)\n",
+            });
+            out.push_str(&line(&header));
+        }
+        out.push_str(&line(cell));
+        for finding in resolved.findings_for(row.key) {
+            let _ = writeln!(out, "  -> {finding}"); // writing to a String cannot fail
+        }
+    }
+    let general: Vec<&Finding> = resolved
+        .findings
+        .iter()
+        .filter(|f| f.key.is_none())
+        .collect();
+    if !general.is_empty() {
+        out.push_str("\nOther findings\n");
+        for finding in general {
+            let _ = writeln!(out, "  -> {finding}"); // writing to a String cannot fail
+        }
+    }
+    let n = resolved.findings.len();
+    let _ = match n {
+        0 => writeln!(out, "\nNo findings."),
+        1 => writeln!(out, "\n1 finding."),
+        n => writeln!(out, "\n{n} findings."),
+    };
+    out
+}
+
+fn status_word(resolved: &Resolved) -> &'static str {
+    match resolved.file_status {
+        super::FileStatus::Loaded => "loaded",
+        super::FileStatus::Missing => "not present",
+        super::FileStatus::Unreadable => "unreadable",
+        super::FileStatus::Invalid => "invalid, ignored",
+    }
+}
+
+/// The stable JSON document of `mpm-top config --json` (schema in the README).
+#[must_use]
+pub fn to_json(resolved: &Resolved) -> Value {
+    let settings: Vec<Value> = resolved
+        .rows
+        .iter()
+        .map(|row| {
+            let shadowed: Vec<Value> = row
+                .shadowed
+                .iter()
+                .map(|(value, source)| json!({"value": resolved.shown(value), "source": source}))
+                .collect();
+            let findings: Vec<Value> = resolved.findings_for(row.key).map(finding_json).collect();
+            json!({
+                "key": row.key,
+                "group": row.key.group(),
+                "env": row.key.env_var(),
+                "flag": row.key.flag(),
+                "value": resolved.shown(&row.value),
+                "source": row.source,
+                "shadowed": shadowed,
+                "findings": findings,
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": JSON_SCHEMA_VERSION,
+        "precedence": ["default", "env", "file", "flag"],
+        "config_file": {"path": resolved.file_shown, "status": resolved.file_status},
+        "settings": settings,
+        "findings": resolved.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "ok": resolved.findings.is_empty(),
+    })
+}
+
+fn finding_json(finding: &Finding) -> Value {
+    json!({
+        "severity": finding.severity,
+        "key": finding.key.map(Key::name),
+        "source": finding.source,
+        "message": finding.message,
+    })
+}
