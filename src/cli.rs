@@ -1,0 +1,202 @@
+//! The command line (clap derive). Final in shape; subcommands whose body has not landed yet
+//! say so and exit 2 (see `main.rs`).
+// Doc comments here are the `--help` text users read, where backticks would print literally.
+#![allow(clippy::doc_markdown)]
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::config::{FlagValue, Key};
+
+/// Terminal diagnostics console for the Claude MPM Socket.IO monitoring server (port 8765).
+///
+/// With no subcommand, opens the full-screen console. Configuration is resolved in layers, later
+/// wins: defaults < SOCKETIO_* environment < ~/.claude/config.yaml (socketio: section) < flags.
+/// `mpm-top config` shows where every value came from.
+#[derive(Debug, Parser)]
+#[command(name = "mpm-top", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// Server host to monitor or serve on [config: host, env: SOCKETIO_HOST]
+    #[arg(long, global = true, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Server port; 0 lets `serve` take any free port [config: port, env: SOCKETIO_PORT]
+    #[arg(long, global = true, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Read this YAML file instead of ~/.claude/config.yaml (its `socketio:` section)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Server log file to write (serve) or follow (console) [config: log_file]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Disable every action that changes anything (start, restart, kill, reset)
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// Start the bundled server in-process with a simulated Claude MPM session, and monitor it
+    #[arg(long, conflicts_with = "collect")]
+    pub demo: bool,
+
+    /// Write the debug bundle the guide asks for (default ./debug_info.txt) and exit
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "debug_info.txt")]
+    pub collect: Option<PathBuf>,
+
+    /// What to do; without one, the console opens
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands: the guide's scripts, the bundled server, and the configuration report.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bundled Socket.IO server (a stand-in for Claude MPM's Python monitor)
+    Serve(ServeArgs),
+    /// Check the server end to end: process, port, /health, handshake, websocket, CORS, files
+    Doctor(DoctorArgs),
+    /// Connection test: connect, emit test_event, wait for test_response, disconnect
+    Test(TestArgs),
+    /// Measure round-trip throughput and latency, or fan-out to many clients
+    Bench(BenchArgs),
+    /// Graceful restart: SIGTERM, wait up to 10 s, SIGKILL, start the bundled server, wait for /health
+    Restart(ConfirmArgs),
+    /// Emergency recovery: kill the port's holders, clear stale PID files, start a clean server
+    Recover(ConfirmArgs),
+    /// Back up ~/.claude/config.yaml and reset its socketio: section to the defaults
+    ResetConfig(ConfirmArgs),
+    /// Print the resolved configuration with the source of every value
+    Config(ConfigArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Detach, return once /health answers, and print the PID
+    #[arg(long)]
+    pub daemon: bool,
+}
+
+/// Options of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the results as JSON (versioned schema)
+    #[arg(long)]
+    pub json: bool,
+    /// Run only these checks (comma-separated names)
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub checks: Vec<String>,
+}
+
+/// Options of `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Seconds to wait for each step
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Round trips to measure
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub events: u32,
+    /// Fan-out mode: this many clients receive a broadcast
+    #[arg(long, value_name = "K")]
+    pub clients: Option<u32>,
+    /// Target send rate in events per second (unlimited when absent)
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// Print the results as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of the actions that change things.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Do it without asking (for scripts); the targets are still printed
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Options of `config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print JSON (schema in the README) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+impl Cli {
+    /// The flag layer of the configuration.
+    #[must_use]
+    pub fn flag_values(&self) -> Vec<FlagValue> {
+        let flag = |key, raw: Option<String>| raw.map(|raw| FlagValue { key, raw });
+        [
+            flag(Key::Host, self.host.clone()),
+            flag(Key::Port, self.port.map(|p| p.to_string())),
+            flag(
+                Key::LogFile,
+                self.log_file.as_ref().map(|p| p.display().to_string()),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_a_subcommand_and_become_the_flag_layer() {
+        let cli =
+            Cli::try_parse_from(["mpm-top", "config", "--port", "9100", "--host", "h"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Config(_))));
+        assert_eq!(
+            cli.flag_values(),
+            [
+                FlagValue {
+                    key: Key::Host,
+                    raw: "h".into()
+                },
+                FlagValue {
+                    key: Key::Port,
+                    raw: "9100".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn collect_takes_an_optional_path() {
+        let cli = Cli::try_parse_from(["mpm-top", "--collect"]).unwrap();
+        assert_eq!(cli.collect, Some(PathBuf::from("debug_info.txt")));
+        let cli = Cli::try_parse_from(["mpm-top", "--collect", "/tmp/x.txt"]).unwrap();
+        assert_eq!(cli.collect, Some(PathBuf::from("/tmp/x.txt")));
+        assert!(Cli::try_parse_from(["mpm-top", "--collect", "--demo"]).is_err());
+    }
+}

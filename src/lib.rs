@@ -1,0 +1,22 @@
+//! mpm-top: a terminal diagnostics console for the Claude MPM Socket.IO monitoring server.
+//!
+//! One package, three faces sharing one core (see `ARCHITECTURE.md` in the shared docs):
+//! the full-screen console (`mpm-top`), the scripting face (`doctor`, `--collect`, `restart`,
+//! `recover`, `reset-config`, `config`, `bench`, `test`) and the bundled server (`serve`).
+//!
+//! # Layout
+//!
+//! - `main.rs`: thin entry point: parses the command line and dispatches.
+//! - [`cli`]: the command line (clap derive), final in shape.
+//! - [`config`]: layered configuration (defaults < `SOCKETIO_*` env < `~/.claude/config.yaml`
+//!   < flags) resolved into typed [`config::Settings`], with the source of every value, the
+//!   values it shadowed, and findings for bad input. `gather` does the I/O, `resolve` is pure.
+//!
+//! Still to land, in the places ARCHITECTURE.md gives them: `probes/` (read-only facts),
+//! `checks.rs` (facts to doctor findings), `actions/` (the only code that changes anything),
+//! `collect.rs` (the debug bundle), `app/` and `ui/` (the console), `serve/` (the bundled
+//! server) and `bench.rs` (the load generator).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod cli;
+pub mod config;
