@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::config::{FlagValue, Key};
+use crate::sio_client::Transport;
 
 /// Terminal diagnostics console for the Claude MPM Socket.IO monitoring server (port 8765).
 ///
@@ -99,6 +100,9 @@ pub struct TestArgs {
     /// Seconds to wait for each step
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub timeout: u64,
+    /// Engine.IO transport
+    #[arg(long, value_enum, default_value = "upgrade")]
+    pub transport: Transport,
 }
 
 /// Options of `bench`.
@@ -113,6 +117,9 @@ pub struct BenchArgs {
     /// Target send rate in events per second (unlimited when absent)
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
+    /// Engine.IO transport
+    #[arg(long, value_enum, default_value = "websocket")]
+    pub transport: Transport,
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,

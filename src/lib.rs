@@ -11,12 +11,22 @@
 //! - [`config`]: layered configuration (defaults < `SOCKETIO_*` env < `~/.claude/config.yaml`
 //!   < flags) resolved into typed [`config::Settings`], with the source of every value, the
 //!   values it shadowed, and findings for bad input. `gather` does the I/O, `resolve` is pure.
+//! - [`serve`]: the bundled Socket.IO server (socketioxide on axum): `spawn(listener, settings)`
+//!   for tests and the demo, `serve::command` for `mpm-top serve`.
+//! - [`probes`]: read-only facts (port holders, process identity), blocking, bounded.
+//! - [`sio_client`]: a `rust_socketio` session that waits for the connect ack before emitting.
+//! - [`conn_test`]: `mpm-top test`, the guide's connection test.
+//! - [`bench`]: `mpm-top bench`, round trips and fan-out.
 //!
-//! Still to land, in the places ARCHITECTURE.md gives them: `probes/` (read-only facts),
+//! Still to land, in the places ARCHITECTURE.md gives them: the rest of `probes/`,
 //! `checks.rs` (facts to doctor findings), `actions/` (the only code that changes anything),
-//! `collect.rs` (the debug bundle), `app/` and `ui/` (the console), `serve/` (the bundled
-//! server) and `bench.rs` (the load generator).
+//! `collect.rs` (the debug bundle), `app/` and `ui/` (the console).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod conn_test;
+pub mod probes;
+pub mod serve;
+pub mod sio_client;

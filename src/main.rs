@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use mpm_top::cli::{Cli, Command};
+use mpm_top::cli::{BenchArgs, Cli, Command, TestArgs};
 use mpm_top::config::{self, Resolved, Severity};
 
 fn main() -> ExitCode {
@@ -21,19 +21,90 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Serve(_)) => match refuse_on_errors(&resolved) {
+        Some(Command::Serve(args)) => match refuse_on_errors(&resolved) {
             Some(code) => code,
-            None => not_built("serve", "the bundled Socket.IO server"),
+            None => mpm_top::serve::command::run(&resolved, args.daemon),
         },
         Some(Command::Doctor(_)) => not_built("doctor", "the health checks"),
-        Some(Command::Test(_)) => not_built("test", "the connection test"),
-        Some(Command::Bench(_)) => not_built("bench", "the benchmark"),
+        Some(Command::Test(args)) => connection_test(&resolved, args),
+        Some(Command::Bench(args)) => bench(&resolved, args),
         Some(Command::Restart(_)) => not_built("restart", "graceful restart"),
         Some(Command::Recover(_)) => not_built("recover", "emergency recovery"),
         Some(Command::ResetConfig(_)) => not_built("reset-config", "the configuration reset"),
         None if cli.collect.is_some() => not_built("--collect", "the debug bundle"),
         None if cli.demo => not_built("--demo", "the console and its demo workload"),
         None => not_built("the console", "the full-screen console"),
+    }
+}
+
+/// A runtime for one command's async work.
+fn block_on<F: std::future::Future>(work: F) -> Option<F::Output> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime.block_on(work)),
+        Err(e) => {
+            eprintln!("mpm-top: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// `mpm-top test`: exit 0 when the server answered, 1 otherwise.
+fn connection_test(resolved: &Resolved, args: &TestArgs) -> ExitCode {
+    let url = resolved.settings.url();
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let passed = block_on(mpm_top::conn_test::run(
+        &url,
+        args.transport,
+        timeout,
+        &mut std::io::stdout(),
+    ));
+    if passed == Some(true) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `mpm-top bench`: round trips, or fan-out with `--clients`.
+fn bench(resolved: &Resolved, args: &BenchArgs) -> ExitCode {
+    let url = resolved.settings.url();
+    if !args.json {
+        eprintln!("mpm-top bench: measuring {url} ...");
+    }
+    let outcome = block_on(async {
+        match args.clients {
+            Some(k) => mpm_top::bench::fanout(
+                &url,
+                args.transport,
+                k,
+                args.events,
+                args.rate.unwrap_or(10),
+            )
+            .await
+            .map(|r| (r.text(), r.json())),
+            None => mpm_top::bench::round_trips(&url, args.transport, args.events, args.rate)
+                .await
+                .map(|r| (r.text(), serde_json::to_value(&r).unwrap_or_default())),
+        }
+    });
+    match outcome {
+        Some(Ok((text, json))) => {
+            let out = if args.json {
+                format!("{json:#}\n")
+            } else {
+                text
+            };
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Some(Err(e)) => {
+            eprintln!("mpm-top bench: {e:#}");
+            ExitCode::from(1)
+        }
+        None => ExitCode::from(1),
     }
 }
 

@@ -162,6 +162,17 @@ impl Settings {
         }
     }
 
+    /// The server's base URL (`http://localhost:8765`, `https://…` with ssl).
+    #[must_use]
+    pub fn url(&self) -> String {
+        let scheme = if self.ssl { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+
     /// The current value of `key`.
     #[must_use]
     pub fn get(&self, key: Key) -> Setting {

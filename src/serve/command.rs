@@ -1,0 +1,262 @@
+//! `mpm-top serve`: everything around [`super::spawn`] that a long-running server needs.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{ExitCode, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::net::TcpListener;
+use tracing::{error, info};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+use super::logfile::LogFile;
+use super::pidfile::PidFile;
+use crate::config::{Key, LogLevel, Resolved, Settings, Source, tilde};
+use crate::probes::sockets::holders;
+
+/// How long `--daemon` waits for the detached server to answer `/health`.
+const DAEMON_READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `mpm-top serve` with the resolved configuration. The configuration has been checked
+/// for errors by the caller.
+#[must_use]
+pub fn run(resolved: &Resolved, daemon: bool) -> ExitCode {
+    let outcome = if daemon {
+        detach(resolved)
+    } else {
+        serve_foreground(resolved)
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("serve failed: {e:#}");
+            eprintln!("mpm-top serve: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
+    let settings = &resolved.settings;
+    let home = resolved.home.as_deref();
+    init_logging(settings, home);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let tls = match (settings.ssl, &settings.cert_path, &settings.key_path) {
+            (true, Some(cert), Some(key)) => Some(super::load_acceptor(cert, key)?),
+            (true, _, _) => bail!("ssl is on but cert_path or key_path is not set"),
+            (false, _, _) => None,
+        };
+        let port_from_flag = matches!(
+            resolved.row(Key::Port).map(|r| &r.source),
+            Some(Source::Flag(_))
+        );
+        let listener = bind(settings, port_from_flag).await?;
+        let pid_file = PidFile::claim(&settings.pid_file, home)?;
+        let server = super::spawn(listener, settings, tls.clone())?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}:{}", settings.host, server.addr.port());
+        // One line on stdout, read by `--daemon`; later writes may meet a closed pipe, so
+        // nothing else goes to stdout and errors are ignored.
+        let _ = writeln!(
+            std::io::stdout(),
+            "mpm-top serve: listening on {url} (pid {}, log {})",
+            std::process::id(),
+            tilde(&settings.log_file, home)
+        );
+        let _ = std::io::stdout().flush();
+        let signal = wait_for_signal().await?;
+        info!("received {signal}: shutting down");
+        let started = Instant::now();
+        let stopped = server.stop().await;
+        drop(pid_file);
+        info!("stopped in {} ms", started.elapsed().as_millis());
+        stopped
+    })
+}
+
+/// The first of SIGTERM or SIGINT, by name.
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// Binds the configured port, or the first free port of `port_range` unless `--port` was given.
+async fn bind(settings: &Settings, port_from_flag: bool) -> anyhow::Result<TcpListener> {
+    let candidates: Vec<u16> = match settings.port_range {
+        Some(range) if !port_from_flag => range.ports().collect(),
+        _ => vec![settings.port],
+    };
+    let host = settings.host.as_str();
+    let mut busy = Vec::new();
+    for port in candidates {
+        match TcpListener::bind((host, port)).await {
+            Ok(listener) => {
+                if !busy.is_empty() {
+                    info!("ports {busy:?} are in use; took {port} from port_range");
+                }
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => busy.push(port),
+            Err(e) => bail!("cannot listen on {host}:{port}: {e}"),
+        }
+    }
+    let first = busy.first().copied().unwrap_or(settings.port);
+    let who = tokio::task::spawn_blocking(move || holders(first))
+        .await
+        .unwrap_or_default();
+    let holder = match who.as_slice() {
+        [] => "another process (its owner could not be read)".to_owned(),
+        list => list
+            .iter()
+            .map(|p| format!("PID {} ({})", p.pid, p.command()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let ports = if busy.len() > 1 {
+        format!(
+            "every port of {first}-{}",
+            busy.last().copied().unwrap_or(first)
+        )
+    } else {
+        format!("port {first}")
+    };
+    bail!(
+        "{ports} on {host} is already in use; port {first} is held by {holder}. Free it with `mpm-top recover`, or choose another port with --port"
+    )
+}
+
+/// Log lines go to the log file (reopened after rotation) and to stderr.
+fn init_logging(settings: &Settings, home: Option<&std::path::Path>) {
+    let level = match settings.log_level {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warning => LevelFilter::WARN,
+        LogLevel::Error | LogLevel::Critical => LevelFilter::ERROR,
+    };
+    // The Socket.IO libraries are chatty; their lines are wanted only with `debug: true`.
+    let libraries = if settings.debug {
+        level
+    } else {
+        LevelFilter::WARN
+    };
+    let filter = Targets::new()
+        .with_target("mpm_top", level)
+        .with_default(libraries);
+    let file = match LogFile::open(&settings.log_file) {
+        Ok(file) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_target(false)
+                .with_writer(Mutex::new(file))
+                .with_filter(filter.clone()),
+        ),
+        Err(e) => {
+            eprintln!(
+                "mpm-top serve: cannot write the log file '{}' ({e}); logging to stderr only",
+                tilde(&settings.log_file, home)
+            );
+            None
+        }
+    };
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry()
+        .with(file)
+        .with(stderr)
+        .try_init();
+}
+
+/// `--daemon`: start `mpm-top serve` detached, wait until it answers `/health`, print its PID.
+fn detach(resolved: &Resolved) -> anyhow::Result<()> {
+    let settings = &resolved.settings;
+    let exe = std::env::current_exe().context("cannot find the mpm-top executable")?;
+    let args: Vec<_> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--daemon")
+        .collect();
+    let log = LogFile::open(&settings.log_file).with_context(|| {
+        format!(
+            "cannot open the log file '{}'",
+            tilde(&settings.log_file, resolved.home.as_deref())
+        )
+    })?;
+    let stderr = log
+        .try_clone_file()
+        .context("cannot share the log file with the server")?;
+    let mut child = std::process::Command::new(exe);
+    // A process group of its own: a Ctrl-C in this terminal is not meant for it.
+    std::os::unix::process::CommandExt::process_group(&mut child, 0);
+    let mut child = child
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .context("cannot start the server")?;
+    let pid = child.id();
+    let stdout = child.stdout.take().context("no pipe from the server")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(DAEMON_READY_TIMEOUT).unwrap_or_default();
+    let Some(url) = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .map(str::to_owned)
+    else {
+        let status = child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map_or("is not answering".to_owned(), |s| format!("exited ({s})"));
+        bail!(
+            "the server {status}; see the log '{}'",
+            tilde(&settings.log_file, resolved.home.as_deref())
+        );
+    };
+    wait_for_health(&url)?;
+    println!(
+        "mpm-top serve: running in the background as PID {pid} on {url}; stop it with `kill {pid}`"
+    );
+    Ok(())
+}
+
+fn wait_for_health(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::blocking::Client::builder()
+        // Our own server, just started: its certificate may be self-signed.
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let deadline = Instant::now() + DAEMON_READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if client
+            .get(format!("{url}/health"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the server started but {url}/health did not answer within {DAEMON_READY_TIMEOUT:?}")
+}

@@ -1,0 +1,184 @@
+//! HTTP beside Socket.IO on the same port: `/health`, `/version.json`, hook ingestion at
+//! `POST /api/events`, and CORS from `cors_origins`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::layer::SocketIoLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tracing::warn;
+
+use super::hook::normalize;
+use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
+
+/// Bodies larger than this are refused, as the real server refuses over 1 MiB.
+pub const MAX_EVENT_BODY: usize = 1024 * 1024;
+
+/// What the HTTP handlers need.
+#[derive(Clone)]
+struct App {
+    state: Shared,
+    io: SocketIo,
+}
+
+/// Origins a browser page may call from, and the server's own.
+#[derive(Clone, Debug)]
+pub struct Origins {
+    any: bool,
+    allowed: Arc<Vec<String>>,
+}
+
+impl Origins {
+    /// From `cors_origins`; `*` allows every origin. The server's own origin is always allowed.
+    #[must_use]
+    pub fn new(cors_origins: &[String], own: &[String]) -> Origins {
+        let any = cors_origins.iter().any(|o| o == "*");
+        let allowed = cors_origins
+            .iter()
+            .chain(own)
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .collect();
+        Origins {
+            any,
+            allowed: Arc::new(allowed),
+        }
+    }
+
+    /// Whether a page from `origin` may talk to the server.
+    #[must_use]
+    pub fn allows(&self, origin: &str) -> bool {
+        self.any
+            || self
+                .allowed
+                .iter()
+                .any(|o| o == origin.trim_end_matches('/'))
+    }
+}
+
+/// The HTTP routes around the Socket.IO layer.
+pub fn router(state: Shared, io: SocketIo, socketio: SocketIoLayer, origins: Origins) -> Router {
+    let cors = {
+        let check = origins.clone();
+        let allow = if origins.any {
+            AllowOrigin::from(Any)
+        } else {
+            AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+                origin.to_str().is_ok_and(|o| check.allows(o))
+            })
+        };
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::CONTENT_TYPE])
+    };
+    Router::new()
+        .route("/health", get(health))
+        .route("/version.json", get(version))
+        .route(
+            "/api/events",
+            post(post_event).layer(DefaultBodyLimit::max(MAX_EVENT_BODY)),
+        )
+        .layer(socketio)
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            origins,
+            refuse_foreign_origin,
+        ))
+        .with_state(App { state, io })
+}
+
+/// Browsers ignore a missing CORS header only for the response; refusing outright also stops a
+/// disallowed page's websocket and POSTs, which CORS alone does not.
+async fn refuse_foreign_origin(
+    State(origins): State<Origins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?").to_owned());
+    match origin {
+        Some(origin) if !origins.allows(&origin) => {
+            warn!("refused request from origin '{origin}' (not in cors_origins)");
+            let reason = format!(
+                "origin '{origin}' is not allowed: add it to cors_origins (SOCKETIO_CORS)\n"
+            );
+            (StatusCode::FORBIDDEN, reason).into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
+async fn health(State(app): State<App>) -> Json<Value> {
+    let mut body = json!({
+        "status": "running",
+        "service": SERVICE,
+        "version": env!("CARGO_PKG_VERSION"),
+        "port": app.state.port,
+        "pid": std::process::id(),
+        "uptime": app.state.uptime_secs(),
+        "clients": app.io.sockets().len(),
+        "rss_bytes": tokio::task::spawn_blocking(own_rss_bytes).await.unwrap_or(None),
+    });
+    if let (Value::Object(b), Value::Object(c)) = (&mut body, app.state.counters()) {
+        b.extend(c);
+    }
+    Json(body)
+}
+
+async fn version() -> Json<Value> {
+    let v = env!("CARGO_PKG_VERSION");
+    Json(json!({"version": v, "full_version": format!("v{v}"), "service": SERVICE}))
+}
+
+/// The hook sender's wrapper in, 204 out; anything else is a 4xx saying why.
+async fn post_event(
+    State(app): State<App>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            warn!("POST /api/events refused: {e}");
+            let reason = format!("event refused: {e} (limit {MAX_EVENT_BODY} bytes)\n");
+            return (e.status(), reason).into_response();
+        }
+    };
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!("POST /api/events refused: malformed JSON: {e}");
+            return (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}\n")).into_response();
+        }
+    };
+    match normalize(&parsed, &now_rfc3339()) {
+        Ok(event) => {
+            app.state.record_received("http:/api/events");
+            ingest(&app.io, &app.state, &event).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+    }
+}
+
+/// This process's resident memory, for `/health`.
+fn own_rss_bytes() -> Option<u64> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, get_current_pid};
+    let pid = get_current_pid().ok()?;
+    let mut system = System::new();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        false,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    system.process(pid).map(sysinfo::Process::memory)
+}

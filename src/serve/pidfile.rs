@@ -1,0 +1,117 @@
+//! The server's PID file: refuse to start beside a live mpm-top server, replace a stale file,
+//! and remove it on exit only while it still names this process.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::config::tilde;
+use crate::probes::process::{ProcessInfo, describe};
+
+/// What a PID file says about who is running.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Occupant {
+    /// No file, unreadable contents, or a PID that is gone or now another program: stale.
+    Nobody,
+    /// A live mpm-top server.
+    Server(ProcessInfo),
+}
+
+/// Whether a process looks like `mpm-top serve` (checked by name and arguments, since a PID
+/// alone may have been reused).
+#[must_use]
+pub fn is_mpm_top_server(p: &ProcessInfo) -> bool {
+    p.command().contains("mpm-top") && p.command().split_whitespace().any(|a| a == "serve")
+}
+
+/// Reads the PID file at `path`.
+#[must_use]
+pub fn occupant(path: &Path) -> Occupant {
+    let pid = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    match pid.filter(|p| *p != std::process::id()).and_then(describe) {
+        Some(p) if is_mpm_top_server(&p) => Occupant::Server(p),
+        _ => Occupant::Nobody,
+    }
+}
+
+/// This process's claim on the PID file; dropping it removes the file if it is still ours.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+}
+
+impl PidFile {
+    /// Writes this process's PID to `path` (atomically), unless a live server owns it.
+    ///
+    /// # Errors
+    /// When another mpm-top server is running, or the file cannot be written.
+    pub fn claim(path: &Path, home: Option<&Path>) -> anyhow::Result<PidFile> {
+        if let Occupant::Server(p) = occupant(path) {
+            anyhow::bail!(
+                "another mpm-top server is running (PID {}: {}), per the PID file '{}'; stop it with `mpm-top restart` or `kill {}`, or give this one another pid_file",
+                p.pid,
+                p.command(),
+                tilde(path, home),
+                p.pid
+            );
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create '{}'", dir.display()))?;
+        }
+        let tmp = path.with_extension(format!("pid.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, format!("{}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write the PID file '{}'", tilde(path, home)))?;
+        Ok(PidFile {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let ours = std::fs::read_to_string(&self.path)
+            .is_ok_and(|t| t.trim() == std::process::id().to_string());
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_file_is_replaced_and_removed_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/mpm.pid");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "999999999\n").unwrap();
+        assert_eq!(occupant(&path), Occupant::Nobody);
+        let claim = PidFile::claim(&path, None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        drop(claim);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_live_process_that_is_not_a_server_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mpm.pid");
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(&path, child.id().to_string()).unwrap();
+        assert_eq!(occupant(&path), Occupant::Nobody, "PID reused by `sleep`");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -1,0 +1,289 @@
+//! Socket.IO handlers: what Claude MPM's dashboard and hooks, and the guide's scripts, expect.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+use socketioxide::{SocketIo, TransportType};
+use tracing::{debug, info, warn};
+
+use super::hook::{HookEvent, normalize};
+use super::state::State as ServerState;
+
+/// The name `/health` and `dashboard:welcome` give this server, so discovery can tell it apart
+/// from Claude MPM's `claude-mpm-monitor`.
+pub const SERVICE: &str = "mpm-top";
+
+/// Shared handle the handlers extract.
+pub type Shared = Arc<ServerState>;
+
+/// RFC 3339 UTC time, the shape Claude MPM's events carry.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
+}
+
+/// Installs the handlers on the default namespace (the only one Claude MPM uses).
+pub fn register(io: &SocketIo) {
+    io.ns("/", on_connect);
+}
+
+async fn on_connect(
+    socket: SocketRef,
+    io: SocketIo,
+    transport: TransportType,
+    State(state): State<Shared>,
+) {
+    let clients = io.sockets().len();
+    info!(
+        "connect sid={} transport={transport:?} clients={clients}",
+        socket.id
+    );
+    let welcome = json!({
+        "message": "Connected to mpm-top monitor server",
+        "session_id": socket.id.to_string(),
+        "server_info": {"service": SERVICE, "version": env!("CARGO_PKG_VERSION")},
+    });
+    emit_to(&socket, &state, "dashboard:welcome", &welcome);
+    // Unlike the real server, late clients get what they missed.
+    if state.history_len() > 0 {
+        emit_to(&socket, &state, "event_history", &state.history(usize::MAX));
+    }
+    broadcast(
+        &io,
+        &state,
+        "dashboard:client:count",
+        &json!({"count": clients}),
+    )
+    .await;
+
+    socket.on("dashboard:status", on_status);
+    socket.on("dashboard:ping", on_ping);
+    socket.on("client:register", on_register);
+    socket.on("client:list", on_list);
+    socket.on("claude_event", on_claude_event);
+    socket.on("hook:history:get", on_history_get);
+    socket.on("test_event", on_test_event);
+    socket.on("benchmark_event", on_benchmark_event);
+    socket.on_fallback(on_other);
+    socket.on_disconnect(on_disconnect);
+}
+
+async fn on_other(socket: SocketRef, Event(name): Event, State(state): State<Shared>) {
+    received(&state, &name, &socket);
+}
+
+async fn on_disconnect(
+    socket: SocketRef,
+    io: SocketIo,
+    reason: DisconnectReason,
+    State(state): State<Shared>,
+) {
+    state.forget_client(&socket.id.to_string());
+    let clients = io.sockets().iter().filter(|s| s.id != socket.id).count();
+    info!(
+        "disconnect sid={} reason=\"{reason}\" clients={clients}",
+        socket.id
+    );
+    broadcast(
+        &io,
+        &state,
+        "dashboard:client:count",
+        &json!({"count": clients}),
+    )
+    .await;
+}
+
+/// The event's data, or null when it had none (`42["dashboard:status"]`).
+fn data_of(data: TryData<Value>) -> Value {
+    data.0.unwrap_or(Value::Null)
+}
+
+fn received(state: &ServerState, name: &str, socket: &SocketRef) {
+    state.record_received(name);
+    debug!("receive event={name} sid={}", socket.id);
+}
+
+/// Answers with an emit, and with an ack too when the client asked for one.
+fn reply(
+    socket: &SocketRef,
+    state: &ServerState,
+    ack: Option<AckSender>,
+    name: &str,
+    payload: &Value,
+) {
+    emit_to(socket, state, name, payload);
+    if let Some(ack) = ack {
+        if ack.send(payload).is_err() {
+            state.record_emit_failures(1);
+        }
+    }
+}
+
+async fn on_status(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
+    received(&state, "dashboard:status", &socket);
+    let status = json!({
+        "service": SERVICE, "status": "running", "clients_connected": io.sockets().len(),
+        "uptime": state.uptime_secs(), "features": ["event_history", "heartbeat", "test_event", "benchmark_event"],
+    });
+    emit_to(&socket, &state, "dashboard:status:response", &status);
+}
+
+async fn on_ping(
+    socket: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(state): State<Shared>,
+) {
+    received(&state, "dashboard:ping", &socket);
+    let timestamp = data_of(data)
+        .get("timestamp")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let pong = json!({"timestamp": timestamp, "server_time": now_rfc3339()});
+    reply(&socket, &state, Some(ack), "dashboard:pong", &pong);
+}
+
+async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): State<Shared>) {
+    received(&state, "client:register", &socket);
+    let data = data_of(data);
+    let sid = socket.id.to_string();
+    let info = json!({"name": data.get("name"), "type": data.get("type"), "session_id": sid});
+    info!(
+        "client registered sid={sid} name={} type={}",
+        info["name"], info["type"]
+    );
+    state.register_client(&sid, info.clone());
+    emit_to(&socket, &state, "client:registered", &info);
+}
+
+async fn on_list(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
+    received(&state, "client:list", &socket);
+    let clients: Vec<Value> = io
+        .sockets()
+        .iter()
+        .map(|s| {
+            let sid = s.id.to_string();
+            state
+                .client_info(&sid)
+                .unwrap_or_else(|| json!({"session_id": sid}))
+        })
+        .collect();
+    let total = clients.len();
+    emit_to(
+        &socket,
+        &state,
+        "client:list:response",
+        &json!({"clients": clients, "total": total}),
+    );
+}
+
+async fn on_claude_event(
+    socket: SocketRef,
+    io: SocketIo,
+    data: TryData<Value>,
+    State(state): State<Shared>,
+) {
+    received(&state, "claude_event", &socket);
+    match normalize(&data_of(data), &now_rfc3339()) {
+        Ok(event) => {
+            broadcast(&io, &state, "hook:event", &event.payload).await;
+            ingest(&io, &state, &event).await;
+        }
+        Err(e) => warn!("receive event=claude_event sid={} rejected: {e}", socket.id),
+    }
+}
+
+async fn on_history_get(socket: SocketRef, data: TryData<Value>, State(state): State<Shared>) {
+    received(&state, "hook:history:get", &socket);
+    let limit = data_of(data)
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(100);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut history = state.history(limit);
+    let events = history["events"].take();
+    let response =
+        json!({"events": events, "total": history["count"], "filters": {"limit": limit}});
+    emit_to(&socket, &state, "hook:history:response", &response);
+}
+
+async fn on_test_event(
+    socket: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(state): State<Shared>,
+) {
+    received(&state, "test_event", &socket);
+    let response =
+        json!({"received": data_of(data), "server_time": now_rfc3339(), "service": SERVICE});
+    reply(&socket, &state, Some(ack), "test_response", &response);
+}
+
+/// The guide's benchmark computes latency from the echoed `timestamp`, so the payload goes back
+/// exactly as it came.
+async fn on_benchmark_event(
+    socket: SocketRef,
+    data: TryData<Value>,
+    ack: AckSender,
+    State(state): State<Shared>,
+) {
+    received(&state, "benchmark_event", &socket);
+    reply(
+        &socket,
+        &state,
+        Some(ack),
+        "benchmark_response",
+        &data_of(data),
+    );
+}
+
+/// Logs, records and broadcasts one hook event (from HTTP or a socket).
+pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
+    let field = |name| event.text(name).unwrap_or("-");
+    let tool = event.tool_name().unwrap_or("-");
+    match event.subtype() {
+        "pre_tool" => info!(
+            "tool_start tool={tool} correlation_id={} session={} (pre_tool)",
+            field("correlation_id"),
+            field("session_id")
+        ),
+        "post_tool" => info!(
+            "tool_stop tool={tool} correlation_id={} session={} status={} (post_tool)",
+            field("correlation_id"),
+            field("session_id"),
+            event.payload["data"]["status"].as_str().unwrap_or("-")
+        ),
+        other => info!(
+            "hook event={} subtype={other} session={}",
+            event.name,
+            field("session_id")
+        ),
+    }
+    state.record_event(event.name, &event.payload);
+    broadcast(io, state, event.name, &event.payload).await;
+}
+
+/// Emits to every client, counting each client whose queue refused the packet.
+pub async fn broadcast(io: &SocketIo, state: &ServerState, name: &str, payload: &Value) {
+    debug!("emit event={name} to=all");
+    if let Err(e) = io.emit(name, payload).await {
+        let failed = match &e {
+            socketioxide::BroadcastError::Socket(errors) => errors.len() as u64,
+            _ => 1,
+        };
+        state.record_emit_failures(failed);
+        warn!("emit event={name} failed for {failed} client(s): {e}");
+    }
+}
+
+/// Emits to one client, counting a refusal.
+pub fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payload: &Value) {
+    debug!("emit event={name} sid={}", socket.id);
+    if let Err(e) = socket.emit(name, payload) {
+        state.record_emit_failures(1);
+        warn!("emit event={name} sid={} failed: {e}", socket.id);
+    }
+}

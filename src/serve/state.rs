@@ -1,0 +1,168 @@
+//! What the running server knows: counters for `/health`, the event history ring, registered
+//! clients. Shared by the HTTP and Socket.IO handlers.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+/// Server state. Locks are held only to copy or push a value, never across an await.
+#[derive(Debug)]
+pub struct State {
+    started: Instant,
+    /// The port actually bound (after port-range selection or port 0).
+    pub port: u16,
+    history: Mutex<History>,
+    events_by_type: Mutex<BTreeMap<String, u64>>,
+    received_by_name: Mutex<BTreeMap<String, u64>>,
+    clients: Mutex<HashMap<String, Value>>,
+    emit_failures: AtomicU64,
+}
+
+/// The last `capacity` hook events, oldest first, each with its event name under `event`.
+#[derive(Debug)]
+struct History {
+    capacity: usize,
+    events: VecDeque<Value>,
+    total: u64,
+}
+
+/// A poisoned lock only means another handler panicked mid-update of a counter; the data is
+/// still usable, and a monitor that stops answering would be worse.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    /// A fresh state for a server on `port` keeping `history_capacity` events.
+    #[must_use]
+    pub fn new(port: u16, history_capacity: usize) -> State {
+        State {
+            started: Instant::now(),
+            port,
+            history: Mutex::new(History {
+                capacity: history_capacity,
+                events: VecDeque::with_capacity(history_capacity.min(4096)),
+                total: 0,
+            }),
+            events_by_type: Mutex::default(),
+            received_by_name: Mutex::default(),
+            clients: Mutex::default(),
+            emit_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Seconds since start.
+    #[must_use]
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Records a hook event broadcast under `name`, in the counters and the history.
+    pub fn record_event(&self, name: &str, payload: &Value) {
+        *lock(&self.events_by_type)
+            .entry(name.to_owned())
+            .or_default() += 1;
+        let mut entry = payload.clone();
+        if let Value::Object(map) = &mut entry {
+            map.insert("event".into(), Value::String(name.to_owned()));
+        }
+        let mut history = lock(&self.history);
+        if history.capacity == 0 {
+            return;
+        }
+        if history.events.len() == history.capacity {
+            history.events.pop_front();
+        }
+        history.events.push_back(entry);
+        history.total += 1;
+    }
+
+    /// Counts an event a client sent.
+    pub fn record_received(&self, name: &str) {
+        *lock(&self.received_by_name)
+            .entry(name.to_owned())
+            .or_default() += 1;
+    }
+
+    /// Counts emits that socketioxide refused (a client's queue was full or it had gone).
+    pub fn record_emit_failures(&self, count: u64) {
+        self.emit_failures.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Emits refused so far.
+    #[must_use]
+    pub fn emit_failures(&self) -> u64 {
+        self.emit_failures.load(Ordering::Relaxed)
+    }
+
+    /// `event_history` for a late client: the newest `limit` events, oldest first.
+    #[must_use]
+    pub fn history(&self, limit: usize) -> Value {
+        let history = lock(&self.history);
+        let skip = history.events.len().saturating_sub(limit);
+        let events: Vec<&Value> = history.events.iter().skip(skip).collect();
+        json!({"events": events, "count": events.len(), "total_available": history.events.len()})
+    }
+
+    /// Events currently held in the history.
+    #[must_use]
+    pub fn history_len(&self) -> usize {
+        lock(&self.history).events.len()
+    }
+
+    /// Remembers what a client said about itself (`client:register`).
+    pub fn register_client(&self, sid: &str, info: Value) {
+        lock(&self.clients).insert(sid.to_owned(), info);
+    }
+
+    /// Forgets a client that left.
+    pub fn forget_client(&self, sid: &str) {
+        lock(&self.clients).remove(sid);
+    }
+
+    /// What `sid` registered as, if it did.
+    #[must_use]
+    pub fn client_info(&self, sid: &str) -> Option<Value> {
+        lock(&self.clients).get(sid).cloned()
+    }
+
+    /// Counters for `/health`.
+    #[must_use]
+    pub fn counters(&self) -> Value {
+        let events = lock(&self.events_by_type).clone();
+        let total: u64 = events.values().sum();
+        let history = lock(&self.history);
+        json!({
+            "events": events,
+            "events_total": total,
+            "received": lock(&self.received_by_name).clone(),
+            "history": {"size": history.events.len(), "capacity": history.capacity, "total": history.total},
+            "emit_failures": self.emit_failures(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_a_bounded_ring_that_names_each_event() {
+        let state = State::new(1, 3);
+        for i in 0..5 {
+            state.record_event("tool_event", &json!({"i": i}));
+        }
+        let h = state.history(10);
+        assert_eq!(h["count"], 3);
+        assert_eq!(h["events"][0], json!({"i": 2, "event": "tool_event"}));
+        assert_eq!(
+            state.history(1)["events"],
+            json!([{"i": 4, "event": "tool_event"}])
+        );
+        assert_eq!(state.counters()["events"]["tool_event"], 5);
+        assert_eq!(state.counters()["history"]["total"], 5);
+    }
+}

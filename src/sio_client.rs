@@ -1,0 +1,137 @@
+//! A Socket.IO client session on `rust_socketio`, for `test`, `bench` and the console's feed.
+//!
+//! `rust_socketio`'s `connect()` returns before the server's connect ack, and socketioxide
+//! closes a session that emits first, so [`connect`] returns only once `open` has fired. Every
+//! event, including those a server sends before its ack, arrives on one channel with the instant
+//! it was received.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures_util::FutureExt as _;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// Which Engine.IO transport to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// Polling first, then upgrade to websocket (what browsers do).
+    Upgrade,
+    /// Websocket only.
+    Websocket,
+    /// Long-polling only.
+    Polling,
+}
+
+/// One event received: name, first argument, and when it arrived.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Event name.
+    pub name: String,
+    /// Its first argument (null when it had none).
+    pub data: Value,
+    /// Arrival time.
+    pub at: Instant,
+}
+
+/// A connected client.
+pub struct Session {
+    client: Client,
+    /// Events in arrival order.
+    pub events: mpsc::UnboundedReceiver<Received>,
+    /// Time from the start of the connect to the server's ack.
+    pub connect_time: Duration,
+}
+
+/// Connects to `url` and waits up to `timeout` for the connect ack.
+///
+/// # Errors
+/// When the server cannot be reached or does not ack in time.
+pub async fn connect(
+    url: &str,
+    transport: Transport,
+    timeout: Duration,
+) -> anyhow::Result<Session> {
+    let started = Instant::now();
+    let (event_tx, events) = mpsc::unbounded_channel();
+    let (open_tx, open_rx) = oneshot::channel();
+    let open_tx = std::sync::Mutex::new(Some(open_tx));
+    let builder = ClientBuilder::new(url)
+        .transport_type(match transport {
+            Transport::Upgrade => TransportType::Any,
+            Transport::Websocket => TransportType::Websocket,
+            Transport::Polling => TransportType::Polling,
+        })
+        .reconnect(false)
+        .on(Event::Connect, move |_, _| {
+            if let Some(tx) = open_tx.lock().ok().and_then(|mut t| t.take()) {
+                let _ = tx.send(Instant::now());
+            }
+            async {}.boxed()
+        })
+        .on_any(move |event, payload, _| {
+            let at = Instant::now();
+            let data = match payload {
+                Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+                _ => Value::Null,
+            };
+            let _ = event_tx.send(Received {
+                name: event.as_str().to_owned(),
+                data,
+                at,
+            });
+            async {}.boxed()
+        });
+    let client = tokio::time::timeout(timeout, builder.connect())
+        .await
+        .with_context(|| format!("no answer from {url} within {timeout:?}"))?
+        .with_context(|| format!("cannot connect to {url}"))?;
+    let remaining = timeout.saturating_sub(started.elapsed());
+    if let Ok(Ok(at)) = tokio::time::timeout(remaining, open_rx).await {
+        return Ok(Session {
+            client,
+            events,
+            connect_time: at - started,
+        });
+    }
+    let _ = client.disconnect().await;
+    bail!("{url} accepted the connection but sent no Socket.IO connect ack within {timeout:?}")
+}
+
+impl Session {
+    /// Emits `name` with `data`.
+    ///
+    /// # Errors
+    /// When the connection is gone.
+    pub async fn emit(&self, name: &str, data: Value) -> anyhow::Result<()> {
+        self.client
+            .emit(name, data)
+            .await
+            .with_context(|| format!("cannot emit '{name}'"))
+    }
+
+    /// Waits up to `timeout` for an event called `name`, skipping others.
+    pub async fn wait_for(&mut self, name: &str, timeout: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) if event.name == name => return Some(event),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Disconnects cleanly.
+    ///
+    /// # Errors
+    /// When the disconnect packet cannot be sent.
+    pub async fn disconnect(&self) -> anyhow::Result<()> {
+        self.client
+            .disconnect()
+            .await
+            .context("cannot disconnect cleanly")
+    }
+}
