@@ -134,7 +134,11 @@ fn a_missing_cert_path_and_a_bad_port_stop_serve_with_the_config_message() {
     let config = mpm_top(home.path(), &env, &["config"]);
     let table = text(&config.stdout);
     // Loopback and port 0, so that even a broken refusal could never take 8765.
-    let serve = mpm_top(home.path(), &env, &["serve", "--host", "127.0.0.1", "--port", "0"]);
+    let serve = mpm_top(
+        home.path(),
+        &env,
+        &["serve", "--host", "127.0.0.1", "--port", "0"],
+    );
     let refusal = text(&serve.stderr);
     assert_eq!(serve.status.code(), Some(1), "{refusal}");
     assert!(
