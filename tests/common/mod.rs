@@ -1,0 +1,145 @@
+//! Helpers shared by the integration tests: the real `mpm-top serve` process on 127.0.0.1:0,
+//! and the pinned Python peers.
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses a different subset
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// `mpm-top serve` started by a test; sent SIGTERM (then killed) when dropped.
+pub struct ServeProcess {
+    pub child: Child,
+    pub url: String,
+    pub port: u16,
+    pub stdout_line: String,
+}
+
+impl ServeProcess {
+    /// Starts `mpm-top serve --host 127.0.0.1 --port 0 ARGS` with HOME=`home` and only `env`.
+    pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut child = mpm_top_command(home, env)
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(url) = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .map(str::to_owned)
+        else {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "serve did not start: {line}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        ServeProcess {
+            child,
+            url,
+            port,
+            stdout_line: line,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns how long it took and the exit code.
+    pub fn terminate(&mut self) -> (Duration, Option<i32>) {
+        let started = Instant::now();
+        signal(self.child.id(), Signal::SIGTERM);
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(15));
+        (started.elapsed(), status)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            signal(self.child.id(), Signal::SIGTERM);
+            if wait_with_timeout(&mut self.child, Duration::from_secs(10)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+pub fn signal(pid: u32, signal: Signal) {
+    let _ = kill(Pid::from_raw(i32::try_from(pid).unwrap()), signal);
+}
+
+/// The exit code, or None when the process is still running after `timeout`.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status.code().unwrap_or(-1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The mpm-top binary with a clean environment: HOME, PATH and `env` only.
+pub fn mpm_top_command(home: &Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpm-top"));
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied());
+    command
+}
+
+/// The Python of a virtualenv under target/ holding the pinned peers of
+/// `tests/interop/requirements.txt`; created on first use, re-created when the pins change.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
+        let requirements = interop_dir().join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).unwrap();
+        let stamp = dir.join("installed-requirements.txt");
+        let python = dir.join("bin/python");
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            run(Command::new("python3").args(["-m", "venv"]).arg(&dir));
+            run(Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements));
+            std::fs::write(&stamp, wanted).unwrap();
+        }
+        python
+    })
+}
+
+pub fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn run(command: &mut Command) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
