@@ -1,5 +1,5 @@
 //! The bundled server in-process on 127.0.0.1:0, driven by a real Socket.IO client
-//! (rust_socketio) and real HTTP requests.
+//! (`rust_socketio`) and real HTTP requests.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
