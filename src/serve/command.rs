@@ -47,6 +47,7 @@ fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let mut signals = Signals::install()?;
         let tls = match (settings.ssl, &settings.cert_path, &settings.key_path) {
             (true, Some(cert), Some(key)) => Some(super::load_acceptor(cert, key)?),
             (true, _, _) => bail!("ssl is on but cert_path or key_path is not set"),
@@ -70,7 +71,7 @@ fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
             tilde(&settings.log_file, home)
         );
         let _ = std::io::stdout().flush();
-        let signal = wait_for_signal().await?;
+        let signal = signals.first().await;
         info!("received {signal}: shutting down");
         let started = Instant::now();
         let stopped = server.stop().await;
@@ -80,15 +81,29 @@ fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
     })
 }
 
-/// The first of SIGTERM or SIGINT, by name.
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, listened for from the start: a signal that arrives before the server is
+/// up must still mean "stop cleanly", not the default "die now".
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    /// The first of SIGTERM or SIGINT, by name.
+    async fn first(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// Binds the configured port, or the first free port of `port_range` unless `--port` was given.
