@@ -41,8 +41,20 @@ fn hook(subtype: &str, correlation: &str) -> Value {
         "data": {"tool_name": "Bash", "status": "success"}}})
 }
 
+/// One client for all posts: building one loads the system's root certificates (~45 ms).
+/// No idle pool: each test has its own runtime, and a pooled connection must not outlive it.
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    })
+}
+
 async fn post(url: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
-    reqwest::Client::new()
+    http()
         .post(format!("{url}/api/events"))
         .header("content-type", "application/json")
         .body(body)
@@ -295,5 +307,64 @@ async fn a_polling_client_gets_a_burst_and_stop_disconnects_it() {
             "in order"
         );
     }
+    server.stop().await.unwrap();
+}
+
+/// A client that stops reading costs the server at most its queue; every emit its full queue
+/// refuses is counted in `/health`, and clients that keep reading lose nothing.
+#[tokio::test]
+async fn a_stalled_client_has_its_refused_emits_counted_and_others_lose_nothing() {
+    const EVENTS: usize = 500;
+    let (server, url) = server(|s| s.max_buffer_size = 128).await;
+    let http = reqwest::Client::new();
+    // A polling session that connects and then never polls again.
+    let open = http
+        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let connect = http
+        .post(format!(
+            "{url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+        ))
+        .body("40")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connect.status(), 200);
+    let mut healthy = client(&url).await;
+    for i in 0..EVENTS {
+        post(&url, hook("pre_tool", &format!("c-{i}")).to_string()).await;
+    }
+    for i in 0..EVENTS {
+        assert_eq!(
+            next(&mut healthy, "tool_event").await["correlation_id"],
+            format!("c-{i}")
+        );
+    }
+    let health: Value = reqwest::get(format!("{url}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failures = health["emit_failures"].as_u64().unwrap();
+    // A stalled client absorbs its Socket.IO queue (128) plus what Engine.IO buffers beneath
+    // it (measured: 193 packets in all); everything past that is refused and counted.
+    assert!(
+        (EVENTS as u64 - 2 * 128..=EVENTS as u64).contains(&failures),
+        "emit_failures {failures}"
+    );
     server.stop().await.unwrap();
 }
