@@ -17,6 +17,7 @@
 //! - [`sio_client`]: a `rust_socketio` session that waits for the connect ack before emitting.
 //! - [`conn_test`]: `mpm-top test`, the guide's connection test.
 //! - [`bench`]: `mpm-top bench`, round trips and fan-out.
+//! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
 //!
 //! Still to land, in the places ARCHITECTURE.md gives them: the rest of `probes/`,
 //! `checks.rs` (facts to doctor findings), `actions/` (the only code that changes anything),
@@ -27,6 +28,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conn_test;
+pub mod fd_limit;
 pub mod probes;
 pub mod serve;
 pub mod sio_client;

@@ -21,10 +21,13 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Serve(args)) => match refuse_on_errors(&resolved) {
-            Some(code) => code,
-            None => mpm_top::serve::command::run(&resolved, args.daemon),
-        },
+        Some(Command::Serve(args)) => {
+            if let Some(code) = refuse_on_errors(&resolved) {
+                return code;
+            }
+            mpm_top::fd_limit::raise_to_hard_limit();
+            mpm_top::serve::command::run(&resolved, args.daemon)
+        }
         Some(Command::Doctor(_)) => not_built("doctor", "the health checks"),
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
@@ -70,6 +73,7 @@ fn connection_test(resolved: &Resolved, args: &TestArgs) -> ExitCode {
 
 /// `mpm-top bench`: round trips, or fan-out with `--clients`.
 fn bench(resolved: &Resolved, args: &BenchArgs) -> ExitCode {
+    mpm_top::fd_limit::raise_to_hard_limit();
     let url = resolved.settings.url();
     if !args.json {
         eprintln!("mpm-top bench: measuring {url} ...");

@@ -368,3 +368,27 @@ async fn a_stalled_client_has_its_refused_emits_counted_and_others_lose_nothing(
     );
     server.stop().await.unwrap();
 }
+
+/// A client that asks faster than its queue drains is slowed down, not dropped: every one of a
+/// blast of requests is answered.
+#[tokio::test]
+async fn a_blast_of_requests_is_answered_in_full() {
+    let (server, url) = server(|s| s.max_buffer_size = 128).await;
+    let mut c = client(&url).await;
+    for id in 0..5000 {
+        c.emit("benchmark_event", json!({"id": id})).await.unwrap();
+    }
+    let mut answered = std::collections::HashSet::new();
+    while answered.len() < 5000 {
+        let r = next(&mut c, "benchmark_response").await;
+        answered.insert(r["id"].as_u64().unwrap());
+    }
+    let health: Value = reqwest::get(format!("{url}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["emit_failures"], 0);
+    server.stop().await.unwrap();
+}

@@ -1,12 +1,12 @@
 //! Socket.IO handlers: what Claude MPM's dashboard and hooks, and the guide's scripts, expect.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
-use socketioxide::{SocketIo, TransportType};
+use socketioxide::{SendError, SocketError, SocketIo, TransportType};
 use tracing::{debug, info, warn};
 
 use super::hook::{HookEvent, normalize};
@@ -46,10 +46,10 @@ async fn on_connect(
         "session_id": socket.id.to_string(),
         "server_info": {"service": SERVICE, "version": env!("CARGO_PKG_VERSION")},
     });
-    emit_to(&socket, &state, "dashboard:welcome", &welcome);
+    emit_to(&socket, &state, "dashboard:welcome", &welcome).await;
     // Unlike the real server, late clients get what they missed.
     if state.history_len() > 0 {
-        emit_to(&socket, &state, "event_history", &state.history(usize::MAX));
+        emit_to(&socket, &state, "event_history", &state.history(usize::MAX)).await;
     }
     broadcast(
         &io,
@@ -107,18 +107,16 @@ fn received(state: &ServerState, name: &str, socket: &SocketRef) {
 }
 
 /// Answers with an emit, and with an ack too when the client asked for one.
-fn reply(
+async fn reply(
     socket: &SocketRef,
     state: &ServerState,
-    ack: Option<AckSender>,
+    ack: AckSender,
     name: &str,
     payload: &Value,
 ) {
-    emit_to(socket, state, name, payload);
-    if let Some(ack) = ack {
-        if ack.send(payload).is_err() {
-            state.record_emit_failures(1);
-        }
+    emit_to(socket, state, name, payload).await;
+    if ack.send(payload).is_err() {
+        state.record_emit_failures(1);
     }
 }
 
@@ -128,7 +126,7 @@ async fn on_status(socket: SocketRef, io: SocketIo, State(state): State<Shared>)
         "service": SERVICE, "status": "running", "clients_connected": io.sockets().len(),
         "uptime": state.uptime_secs(), "features": ["event_history", "heartbeat", "test_event", "benchmark_event"],
     });
-    emit_to(&socket, &state, "dashboard:status:response", &status);
+    emit_to(&socket, &state, "dashboard:status:response", &status).await;
 }
 
 async fn on_ping(
@@ -143,7 +141,7 @@ async fn on_ping(
         .cloned()
         .unwrap_or(Value::Null);
     let pong = json!({"timestamp": timestamp, "server_time": now_rfc3339()});
-    reply(&socket, &state, Some(ack), "dashboard:pong", &pong);
+    reply(&socket, &state, ack, "dashboard:pong", &pong).await;
 }
 
 async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): State<Shared>) {
@@ -156,7 +154,7 @@ async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): Stat
         info["name"], info["type"]
     );
     state.register_client(&sid, info.clone());
-    emit_to(&socket, &state, "client:registered", &info);
+    emit_to(&socket, &state, "client:registered", &info).await;
 }
 
 async fn on_list(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
@@ -177,7 +175,8 @@ async fn on_list(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
         &state,
         "client:list:response",
         &json!({"clients": clients, "total": total}),
-    );
+    )
+    .await;
 }
 
 async fn on_claude_event(
@@ -207,7 +206,7 @@ async fn on_history_get(socket: SocketRef, data: TryData<Value>, State(state): S
     let events = history["events"].take();
     let response =
         json!({"events": events, "total": history["count"], "filters": {"limit": limit}});
-    emit_to(&socket, &state, "hook:history:response", &response);
+    emit_to(&socket, &state, "hook:history:response", &response).await;
 }
 
 async fn on_test_event(
@@ -219,7 +218,7 @@ async fn on_test_event(
     received(&state, "test_event", &socket);
     let response =
         json!({"received": data_of(data), "server_time": now_rfc3339(), "service": SERVICE});
-    reply(&socket, &state, Some(ack), "test_response", &response);
+    reply(&socket, &state, ack, "test_response", &response).await;
 }
 
 /// The guide's benchmark computes latency from the echoed `timestamp`, so the payload goes back
@@ -231,13 +230,7 @@ async fn on_benchmark_event(
     State(state): State<Shared>,
 ) {
     received(&state, "benchmark_event", &socket);
-    reply(
-        &socket,
-        &state,
-        Some(ack),
-        "benchmark_response",
-        &data_of(data),
-    );
+    reply(&socket, &state, ack, "benchmark_response", &data_of(data)).await;
 }
 
 /// Logs, records and broadcasts one hook event (from HTTP or a socket).
@@ -279,11 +272,28 @@ pub async fn broadcast(io: &SocketIo, state: &ServerState, name: &str, payload: 
     }
 }
 
-/// Emits to one client, counting a refusal.
-pub fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payload: &Value) {
+/// How long a direct reply waits for room in a client's full queue before it is given up.
+const REPLY_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Emits to one client. A full queue means the client is reading slower than it asks: the
+/// reply waits for room (only this client's handler waits) instead of being dropped, and is
+/// given up, counted, only after [`REPLY_PATIENCE`].
+pub async fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payload: &Value) {
     debug!("emit event={name} sid={}", socket.id);
-    if let Err(e) = socket.emit(name, payload) {
-        state.record_emit_failures(1);
-        warn!("emit event={name} sid={} failed: {e}", socket.id);
+    let deadline = tokio::time::Instant::now() + REPLY_PATIENCE;
+    loop {
+        match socket.emit(name, payload) {
+            Ok(()) => return,
+            Err(SendError::Socket(SocketError::InternalChannelFull))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(e) => {
+                state.record_emit_failures(1);
+                warn!("emit event={name} sid={} failed: {e}", socket.id);
+                return;
+            }
+        }
     }
 }

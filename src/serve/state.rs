@@ -35,6 +35,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Adds one to `name`'s count, allocating its key only the first time (this is per event).
+fn bump(counts: &mut BTreeMap<String, u64>, name: &str) {
+    match counts.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(name.to_owned(), 1);
+        }
+    }
+}
+
 impl State {
     /// A fresh state for a server on `port` keeping `history_capacity` events.
     #[must_use]
@@ -62,9 +72,7 @@ impl State {
 
     /// Records a hook event broadcast under `name`, in the counters and the history.
     pub fn record_event(&self, name: &str, payload: &Value) {
-        *lock(&self.events_by_type)
-            .entry(name.to_owned())
-            .or_default() += 1;
+        bump(&mut lock(&self.events_by_type), name);
         let mut entry = payload.clone();
         if let Value::Object(map) = &mut entry {
             map.insert("event".into(), Value::String(name.to_owned()));
@@ -82,9 +90,7 @@ impl State {
 
     /// Counts an event a client sent.
     pub fn record_received(&self, name: &str) {
-        *lock(&self.received_by_name)
-            .entry(name.to_owned())
-            .or_default() += 1;
+        bump(&mut lock(&self.received_by_name), name);
     }
 
     /// Counts emits that socketioxide refused (a client's queue was full or it had gone).

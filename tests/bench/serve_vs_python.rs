@@ -1,0 +1,146 @@
+//! `cargo bench --bench serve_vs_python`: mpm-top serve against a python-socketio + aiohttp
+//! server doing the same echo and broadcast (the stack Claude MPM runs on), side by side in
+//! one run, with `mpm-top bench` as the client. Prints a Markdown table for the README.
+//!
+//! Everything is on 127.0.0.1 and both servers are processes this bench starts and stops.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+struct Server {
+    name: &'static str,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        common::signal(self.child.id(), nix::sys::signal::Signal::SIGTERM);
+        if common::wait_with_timeout(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn start(name: &'static str, mut command: Command) -> Server {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Server { name, child, port }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let pid = sysinfo::Pid::from_u32(pid);
+    let mut system = sysinfo::System::new();
+    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
+    system
+        .process(pid)
+        .map_or(f64::NAN, |p| p.memory() as f64 / 1024.0 / 1024.0)
+}
+
+fn bench(home: &Path, port: u16, args: &[&str]) -> Value {
+    let out = common::mpm_top_command(home, &[])
+        .args([
+            "bench",
+            "--json",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bench {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn main() {
+    let home = tempfile::tempdir().unwrap();
+    let mut ours = common::mpm_top_command(home.path(), &[("SOCKETIO_LOG_LEVEL", "WARNING")]);
+    ours.args(["serve", "--host", "127.0.0.1", "--port", "0"]);
+    let mut python = Command::new(common::python());
+    python.arg(common::interop_dir().join("py_echo_server.py"));
+    let servers = [
+        start("mpm-top serve", ours),
+        start("python-socketio + aiohttp", python),
+    ];
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut rows = Vec::new();
+    for server in &servers {
+        eprintln!("measuring {} ...", server.name);
+        let idle = rss_mib(server.child.id());
+        // Blast throughput swings widely between runs on 2 cores: take the median of three.
+        let mut blasts: Vec<Value> = (0..3)
+            .map(|_| bench(home.path(), server.port, &["--events", "20000"]))
+            .collect();
+        blasts.sort_by(|a, b| {
+            a["throughput_per_s"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["throughput_per_s"].as_f64().unwrap())
+        });
+        let blast = blasts.swap_remove(1);
+        let paced = bench(
+            home.path(),
+            server.port,
+            &["--events", "5000", "--rate", "1000"],
+        );
+        let fanout = bench(
+            home.path(),
+            server.port,
+            &["--clients", "1000", "--events", "30", "--rate", "10"],
+        );
+        let loaded = rss_mib(server.child.id());
+        rows.push((server.name, idle, blast, paced, fanout, loaded));
+    }
+    let ratio = rows[0].2["throughput_per_s"].as_f64().unwrap()
+        / rows[1].2["throughput_per_s"].as_f64().unwrap();
+    println!(
+        "| server | idle RSS | round trips/s (20k, one client, median of 3) | p50 / p99 at 1,000/s | 1,000 clients × 10/s: delivered, p99 | RSS after |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (name, idle, blast, paced, fanout, loaded) in &rows {
+        println!(
+            "| {name} | {idle:.1} MiB | {:.0}, {} of {} | {:.3} / {:.3} ms | {} of {}, {:.1} ms | {loaded:.1} MiB |",
+            blast["throughput_per_s"].as_f64().unwrap(),
+            blast["received"],
+            blast["sent"],
+            paced["latency"]["p50_ms"].as_f64().unwrap(),
+            paced["latency"]["p99_ms"].as_f64().unwrap(),
+            fanout["delivered"],
+            fanout["expected"],
+            fanout["latency"]["p99_ms"].as_f64().unwrap(),
+        );
+    }
+    println!("\nround-trip throughput ratio: {ratio:.1}x");
+}
