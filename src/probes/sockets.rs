@@ -46,3 +46,51 @@ mod tests {
         assert_eq!(listening_pids(port).unwrap(), Vec::<u32>::new());
     }
 }
+
+/// One TCP socket on the port: the guide's `netstat -an | grep 8765` and `lsof -i :8765`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SocketRow {
+    /// TCP state (`LISTEN`, `ESTABLISHED`, ...).
+    pub state: String,
+    /// Local address and port.
+    pub local: String,
+    /// Remote address and port.
+    pub remote: String,
+    /// Owning processes, described.
+    pub owners: Vec<ProcessInfo>,
+}
+
+impl SocketRow {
+    /// Whether this socket is a listener (holds the port).
+    #[must_use]
+    pub fn is_listener(&self) -> bool {
+        self.state == "LISTEN"
+    }
+}
+
+/// Every TCP socket whose local or remote port is `port`, listeners first.
+///
+/// # Errors
+/// When the socket tables cannot be read.
+pub fn port_table(port: u16) -> Result<Vec<SocketRow>, netstat2::error::Error> {
+    let sockets = get_sockets_info(
+        AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
+        ProtocolFlags::TCP,
+    )?;
+    let mut rows: Vec<SocketRow> = sockets
+        .into_iter()
+        .filter_map(|s| match s.protocol_socket_info {
+            ProtocolSocketInfo::Tcp(t) if t.local_port == port || t.remote_port == port => {
+                Some(SocketRow {
+                    state: format!("{:?}", t.state).to_uppercase(),
+                    local: std::net::SocketAddr::new(t.local_addr, t.local_port).to_string(),
+                    remote: std::net::SocketAddr::new(t.remote_addr, t.remote_port).to_string(),
+                    owners: s.associated_pids.into_iter().filter_map(describe).collect(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    rows.sort_by_key(|r| (!r.is_listener(), r.local.clone(), r.remote.clone()));
+    Ok(rows)
+}

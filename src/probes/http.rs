@@ -1,0 +1,410 @@
+//! Probes over HTTP and websocket: `/health`, the Engine.IO handshake, the websocket upgrade,
+//! CORS, and discovery of servers on the Claude MPM port range. Each is bounded by a timeout and
+//! returns data or a typed error.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Ports Claude MPM's monitor may take.
+pub const CLAUDE_MPM_PORTS: std::ops::RangeInclusive<u16> = 8765..=8785;
+
+/// Why a probe got no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ProbeError {
+    /// Nothing listens there.
+    #[error("connection refused: nothing is listening")]
+    Refused,
+    /// No answer in time (a hung server looks like this).
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    /// An answer that is not what a Socket.IO server sends.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+    /// Any other transport failure.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ProbeError {
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> ProbeError {
+        if e.is_timeout() {
+            ProbeError::Timeout(millis(timeout))
+        } else if e.is_connect() && format!("{e:?}").contains("ConnectionRefused") {
+            ProbeError::Refused
+        } else {
+            ProbeError::Failed(root_cause(e))
+        }
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Which server answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    /// mpm-top's own (`service: mpm-top`).
+    MpmTop,
+    /// Claude MPM's monitor (`service: claude-mpm-monitor`).
+    ClaudeMpm,
+    /// Claude MPM's older server class (`service: claude-mpm-socketio`).
+    ClaudeMpmLegacy,
+    /// Something else answered `/health` (its `service`, if any).
+    Foreign(Option<String>),
+}
+
+impl ServerKind {
+    /// From a `/health` body.
+    #[must_use]
+    pub fn of(health: &Value) -> ServerKind {
+        match health.get("service").and_then(Value::as_str) {
+            Some("mpm-top") => ServerKind::MpmTop,
+            Some("claude-mpm-monitor") => ServerKind::ClaudeMpm,
+            Some("claude-mpm-socketio") => ServerKind::ClaudeMpmLegacy,
+            other => ServerKind::Foreign(other.map(str::to_owned)),
+        }
+    }
+
+    /// A short name for people.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            ServerKind::MpmTop => "mpm-top".into(),
+            ServerKind::ClaudeMpm => "Claude MPM".into(),
+            ServerKind::ClaudeMpmLegacy => "Claude MPM (older server)".into(),
+            ServerKind::Foreign(Some(s)) => format!("foreign ({s})"),
+            ServerKind::Foreign(None) => "foreign".into(),
+        }
+    }
+}
+
+/// `/health`, in any of the three formats.
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    /// Which server.
+    pub kind: ServerKind,
+    /// `status` (`running`, `healthy`, ...).
+    pub status: String,
+    /// The server's PID, if it says.
+    pub pid: Option<u32>,
+    /// Uptime in seconds (`uptime` or `uptime_seconds`).
+    pub uptime_secs: Option<f64>,
+    /// Connected clients (`clients` or `connected_clients`), if it says.
+    pub clients: Option<u64>,
+    /// Time to answer.
+    pub latency_ms: f64,
+    /// The body as sent.
+    pub raw: Value,
+}
+
+impl Health {
+    /// Reads the fields the three formats share or spell differently.
+    #[must_use]
+    pub fn parse(raw: Value, latency: Duration) -> Health {
+        let number = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| raw.get(*k).and_then(Value::as_f64))
+        };
+        Health {
+            kind: ServerKind::of(&raw),
+            status: raw.get("status").and_then(Value::as_str).unwrap_or("?").to_owned(),
+            pid: raw.get("pid").and_then(Value::as_u64).and_then(|p| u32::try_from(p).ok()),
+            uptime_secs: number(&["uptime", "uptime_seconds"]),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // client counts
+            clients: number(&["clients", "connected_clients", "clients_connected"]).map(|c| c as u64),
+            latency_ms: latency.as_secs_f64() * 1000.0,
+            raw,
+        }
+    }
+}
+
+fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        // Local diagnostics of a server whose certificate is often self-signed.
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap_or_default()
+}
+
+/// `GET /health`.
+///
+/// # Errors
+/// When nothing answers in time, or the answer is not JSON.
+pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError> {
+    let started = Instant::now();
+    let response = client(timeout)
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    let latency = started.elapsed();
+    match serde_json::from_str::<Value>(&body) {
+        Ok(json) if status.is_success() => Ok(Health::parse(json, latency)),
+        _ => Err(ProbeError::Unexpected(format!(
+            "HTTP {status}: {}",
+            truncate(&body, 80)
+        ))),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The Engine.IO open packet (`0{…}`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Handshake {
+    /// Session ID.
+    pub sid: String,
+    /// Transports it offers to upgrade to.
+    pub upgrades: Vec<String>,
+    /// Ping interval, ms.
+    pub ping_interval_ms: u64,
+    /// Ping timeout, ms.
+    pub ping_timeout_ms: u64,
+    /// Largest payload accepted, bytes (sent as int or, by the older server, as a float).
+    pub max_payload: u64,
+}
+
+/// Parses an open packet; `maxPayload` may be an integer or a float.
+///
+/// # Errors
+/// When the text is not an Engine.IO v4 open packet.
+pub fn parse_open_packet(text: &str) -> Result<Handshake, ProbeError> {
+    let json = text.strip_prefix('0').ok_or_else(|| {
+        ProbeError::Unexpected(format!("not an open packet: {}", truncate(text, 60)))
+    })?;
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| ProbeError::Unexpected(format!("open packet is not JSON: {e}")))?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // sizes and intervals
+    let number = |k: &str| v.get(k).and_then(Value::as_f64).map(|n| n as u64);
+    Ok(Handshake {
+        sid: v
+            .get("sid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProbeError::Unexpected("open packet has no sid".into()))?
+            .to_owned(),
+        upgrades: v
+            .get("upgrades")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ping_interval_ms: number("pingInterval").unwrap_or(0),
+        ping_timeout_ms: number("pingTimeout").unwrap_or(0),
+        max_payload: number("maxPayload").unwrap_or(0),
+    })
+}
+
+/// The guide's `curl /socket.io/?transport=polling` check.
+///
+/// # Errors
+/// When nothing answers, or the answer is not an open packet.
+pub async fn handshake(base: &str, timeout: Duration) -> Result<Handshake, ProbeError> {
+    let url = format!("{base}/socket.io/?EIO=4&transport=polling");
+    let response = client(timeout)
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    parse_open_packet(&body)
+}
+
+/// Opens a websocket straight to `/socket.io/` and waits for the open packet; the time taken.
+///
+/// # Errors
+/// When the upgrade is refused or no open packet arrives in time.
+pub async fn websocket_upgrade(base: &str, timeout: Duration) -> Result<Duration, ProbeError> {
+    let started = Instant::now();
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        base.replacen("http", "ws", 1)
+    );
+    let attempt = async {
+        let (mut stream, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .map_err(|e| ProbeError::Failed(root_cause(&e)))?;
+        let first = stream
+            .next()
+            .await
+            .ok_or_else(|| ProbeError::Unexpected("closed before the open packet".into()))?;
+        let text = first
+            .map_err(|e| ProbeError::Failed(root_cause(&e)))?
+            .into_text()
+            .unwrap_or_default();
+        parse_open_packet(&text)?;
+        let _ = stream.close(None).await;
+        Ok(started.elapsed())
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| ProbeError::Timeout(millis(timeout)))?
+}
+
+/// What a CORS preflight from `origin` got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cors {
+    /// The origin asked about.
+    pub origin: String,
+    /// Whether a browser page from there may connect.
+    pub allowed: bool,
+    /// HTTP status of the preflight.
+    pub status: u16,
+    /// `Access-Control-Allow-Origin` as answered.
+    pub allow_origin: Option<String>,
+}
+
+/// A browser's preflight for Socket.IO polling from `origin`.
+///
+/// # Errors
+/// When nothing answers in time.
+pub async fn cors(base: &str, origin: &str, timeout: Duration) -> Result<Cors, ProbeError> {
+    let response = client(timeout)
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{base}/socket.io/?EIO=4&transport=polling"),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    let allow_origin = response
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = response.status().is_success()
+        && allow_origin
+            .as_deref()
+            .is_some_and(|a| a == "*" || a == origin);
+    Ok(Cors {
+        origin: origin.to_owned(),
+        allowed,
+        status: response.status().as_u16(),
+        allow_origin,
+    })
+}
+
+/// A server found on a port.
+#[derive(Clone, Debug, Serialize)]
+pub struct Found {
+    /// The port.
+    pub port: u16,
+    /// Its `/health`.
+    pub health: Health,
+}
+
+/// Every port of `ports` whose `/health` answers, probed concurrently, each within `timeout`.
+pub async fn discover(
+    host: &str,
+    ports: impl IntoIterator<Item = u16>,
+    timeout: Duration,
+) -> Vec<Found> {
+    let probes = ports.into_iter().map(|port| async move {
+        let base = format!("http://{}:{port}", bracket(host));
+        health(&base, timeout)
+            .await
+            .ok()
+            .map(|health| Found { port, health })
+    });
+    let mut found: Vec<Found> = futures_util::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    found.sort_by_key(|f| f.port);
+    found
+}
+
+/// IPv6 literals go in brackets in URLs.
+#[must_use]
+pub fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn open_packets_of_every_server_parse() {
+        let real = parse_open_packet(r#"0{"sid":"5gz4","upgrades":[],"pingTimeout":60000,"pingInterval":30000,"maxPayload":1000000}"#).unwrap();
+        assert_eq!(
+            (
+                real.ping_interval_ms,
+                real.ping_timeout_ms,
+                real.max_payload
+            ),
+            (30000, 60000, 1_000_000)
+        );
+        let legacy = parse_open_packet(r#"0{"sid":"q5Kv","upgrades":[],"pingTimeout":20000,"pingInterval":25000,"maxPayload":100000000.0}"#).unwrap();
+        assert_eq!(legacy.max_payload, 100_000_000);
+        assert!(matches!(
+            parse_open_packet("<html>"),
+            Err(ProbeError::Unexpected(_))
+        ));
+        assert!(
+            matches!(parse_open_packet("0{}"), Err(ProbeError::Unexpected(m)) if m.contains("no sid"))
+        );
+    }
+
+    #[test]
+    fn health_formats_of_every_server_parse() {
+        let real = Health::parse(
+            json!({"status":"running","service":"claude-mpm-monitor","version":"1.0.0","port":8765,"pid":42,"uptime":12.5}),
+            Duration::ZERO,
+        );
+        assert_eq!(
+            (real.kind, real.pid, real.uptime_secs),
+            (ServerKind::ClaudeMpm, Some(42), Some(12.5))
+        );
+        let legacy = Health::parse(
+            json!({"status":"healthy","service":"claude-mpm-socketio","uptime_seconds":3,"connected_clients":2}),
+            Duration::ZERO,
+        );
+        assert_eq!(
+            (legacy.kind, legacy.clients, legacy.uptime_secs),
+            (ServerKind::ClaudeMpmLegacy, Some(2), Some(3.0))
+        );
+        assert_eq!(
+            ServerKind::of(&json!({"ok": true})),
+            ServerKind::Foreign(None)
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! PID files: mpm-top's own (`pid_file`) and Claude MPM's per-project
+//! `.claude-mpm/monitor-daemon-<port>.pid`; each live or stale.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::process::{ProcessInfo, describe};
+
+/// What a PID file says, and whether it is still true.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PidFileState {
+    /// The file.
+    pub path: PathBuf,
+    /// Whose file it is: `mpm-top` or `claude-mpm`.
+    pub owner: &'static str,
+    /// The PID written in it, when it parses.
+    pub pid: Option<u32>,
+    /// The process with that PID, when one is running.
+    pub process: Option<ProcessInfo>,
+}
+
+impl PidFileState {
+    /// Reads `path`.
+    #[must_use]
+    pub fn read(path: &Path, owner: &'static str) -> PidFileState {
+        let pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        PidFileState {
+            path: path.to_owned(),
+            owner,
+            pid,
+            process: pid.and_then(describe),
+        }
+    }
+
+    /// Whether it names no running process, or a process that is not its kind of server
+    /// (the PID was reused).
+    #[must_use]
+    pub fn is_stale(&self) -> bool {
+        let marker = if self.owner == "mpm-top" {
+            "mpm-top"
+        } else {
+            "claude"
+        };
+        !self
+            .process
+            .as_ref()
+            .is_some_and(|p| p.command().contains(marker))
+    }
+}
+
+/// The project root Claude MPM would use: the nearest parent of `dir` holding `.git` or
+/// `pyproject.toml`, else `dir` itself.
+#[must_use]
+pub fn project_root(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|d| d.join(".git").exists() || d.join("pyproject.toml").exists())
+        .unwrap_or(dir)
+        .to_path_buf()
+}
+
+/// Our PID file (if present) and every Claude MPM monitor PID file of the project at `cwd`.
+#[must_use]
+pub fn all(ours: &Path, cwd: &Path) -> Vec<PidFileState> {
+    let mut found = Vec::new();
+    if ours.exists() {
+        found.push(PidFileState::read(ours, "mpm-top"));
+    }
+    let dir = project_root(cwd).join(".claude-mpm");
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("monitor-daemon-")
+                        && Path::new(n).extension().is_some_and(|e| e == "pid")
+                })
+            })
+            .collect();
+        paths.sort();
+        found.extend(paths.iter().map(|p| PidFileState::read(p, "claude-mpm")));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_live_and_stale_files_of_both_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("proj");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        std::fs::create_dir_all(project.join("src/deep")).unwrap();
+        std::fs::create_dir_all(project.join(".claude-mpm")).unwrap();
+        std::fs::write(
+            project.join(".claude-mpm/monitor-daemon-8765.pid"),
+            "999999999",
+        )
+        .unwrap();
+        std::fs::write(project.join(".claude-mpm/other.pid"), "1").unwrap();
+        let ours = dir.path().join("socketio.pid");
+        std::fs::write(&ours, std::process::id().to_string()).unwrap();
+        assert_eq!(project_root(&project.join("src/deep")), project);
+        let found = all(&ours, &project.join("src/deep"));
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].owner, "mpm-top");
+        assert!(found[0].process.is_some());
+        assert_eq!(found[1].owner, "claude-mpm");
+        assert!(found[1].is_stale());
+        assert_eq!(found[1].pid, Some(999_999_999));
+    }
+}
