@@ -17,17 +17,20 @@
 //! - [`sio_client`]: a `rust_socketio` session that waits for the connect ack before emitting.
 //! - [`conn_test`]: `mpm-top test`, the guide's connection test.
 //! - [`bench`]: `mpm-top bench`, round trips and fan-out.
+//! - [`checks`]: facts to doctor findings (pure), shared by `doctor`, the console, `--collect`.
+//! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
 //!
-//! Still to land, in the places ARCHITECTURE.md gives them: the rest of `probes/`,
-//! `checks.rs` (facts to doctor findings), `actions/` (the only code that changes anything),
+//! Still to land, in the places ARCHITECTURE.md gives them: `actions/` (the only code that changes anything),
 //! `collect.rs` (the debug bundle), `app/` and `ui/` (the console).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod conn_test;
+pub mod doctor;
 pub mod fd_limit;
 pub mod probes;
 pub mod serve;

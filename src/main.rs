@@ -28,7 +28,10 @@ fn main() -> ExitCode {
             mpm_top::fd_limit::raise_to_hard_limit();
             mpm_top::serve::command::run(&resolved, args.daemon)
         }
-        Some(Command::Doctor(_)) => not_built("doctor", "the health checks"),
+        Some(Command::Doctor(args)) => {
+            let code = block_on(mpm_top::doctor::run(&resolved, &args.checks, args.json));
+            ExitCode::from(code.unwrap_or(2))
+        }
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
         Some(Command::Restart(_)) => not_built("restart", "graceful restart"),

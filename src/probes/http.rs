@@ -132,13 +132,17 @@ impl Health {
     }
 }
 
-fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        // Local diagnostics of a server whose certificate is often self-signed.
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap_or_default()
+/// One client for every probe: building one loads the system's root certificates, which is
+/// slow, synchronous work. Timeouts are set per request.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            // Local diagnostics of a server whose certificate is often self-signed.
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap_or_default()
+    })
 }
 
 /// `GET /health`.
@@ -147,8 +151,9 @@ fn client(timeout: Duration) -> reqwest::Client {
 /// When nothing answers in time, or the answer is not JSON.
 pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError> {
     let started = Instant::now();
-    let response = client(timeout)
+    let response = client()
         .get(format!("{base}/health"))
+        .timeout(timeout)
         .send()
         .await
         .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
@@ -228,8 +233,9 @@ pub fn parse_open_packet(text: &str) -> Result<Handshake, ProbeError> {
 /// When nothing answers, or the answer is not an open packet.
 pub async fn handshake(base: &str, timeout: Duration) -> Result<Handshake, ProbeError> {
     let url = format!("{base}/socket.io/?EIO=4&transport=polling");
-    let response = client(timeout)
+    let response = client()
         .get(url)
+        .timeout(timeout)
         .send()
         .await
         .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
@@ -289,11 +295,12 @@ pub struct Cors {
 /// # Errors
 /// When nothing answers in time.
 pub async fn cors(base: &str, origin: &str, timeout: Duration) -> Result<Cors, ProbeError> {
-    let response = client(timeout)
+    let response = client()
         .request(
             reqwest::Method::OPTIONS,
             format!("{base}/socket.io/?EIO=4&transport=polling"),
         )
+        .timeout(timeout)
         .header("Origin", origin)
         .header("Access-Control-Request-Method", "GET")
         .send()
