@@ -16,18 +16,21 @@
 //! - [`probes`]: read-only facts (port holders, process identity), blocking, bounded.
 //! - [`sio_client`]: a `rust_socketio` session that waits for the connect ack before emitting.
 //! - [`conn_test`]: `mpm-top test`, the guide's connection test.
+//! - [`actions`]: the only code that changes anything: kill, restart, recover, reset config.
 //! - [`bench`]: `mpm-top bench`, round trips and fan-out.
 //! - [`checks`]: facts to doctor findings (pure), shared by `doctor`, the console, `--collect`.
+//! - [`collect`]: the debug bundle, redacted, written 0600.
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
 //!
-//! Still to land, in the places ARCHITECTURE.md gives them: `actions/` (the only code that changes anything),
-//! `collect.rs` (the debug bundle), `app/` and `ui/` (the console).
+//! Still to land, in the places ARCHITECTURE.md gives them: `app/` and `ui/` (the console).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod actions;
 pub mod bench;
 pub mod checks;
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod conn_test;
 pub mod doctor;

@@ -34,10 +34,19 @@ fn main() -> ExitCode {
         }
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
-        Some(Command::Restart(_)) => not_built("restart", "graceful restart"),
-        Some(Command::Recover(_)) => not_built("recover", "emergency recovery"),
-        Some(Command::ResetConfig(_)) => not_built("reset-config", "the configuration reset"),
-        None if cli.collect.is_some() => not_built("--collect", "the debug bundle"),
+        Some(Command::Restart(args)) => action_outcome(
+            "restart",
+            block_on(mpm_top::actions::restart::restart(&resolved, args.yes)),
+        ),
+        Some(Command::Recover(args)) => action_outcome(
+            "recover",
+            block_on(mpm_top::actions::restart::recover(&resolved, args.yes)),
+        ),
+        Some(Command::ResetConfig(args)) => reset_config(&resolved, args.yes),
+        None if cli.collect.is_some() => {
+            let path = cli.collect.clone().unwrap_or_default();
+            ExitCode::from(block_on(mpm_top::collect::run(&resolved, &path)).unwrap_or(1))
+        }
         None if cli.demo => not_built("--demo", "the console and its demo workload"),
         None => not_built("the console", "the full-screen console"),
     }
@@ -112,6 +121,67 @@ fn bench(resolved: &Resolved, args: &BenchArgs) -> ExitCode {
             ExitCode::from(1)
         }
         None => ExitCode::from(1),
+    }
+}
+
+/// The end of `restart` / `recover`: the server's URL, or why it failed.
+fn action_outcome(action: &str, outcome: Option<anyhow::Result<String>>) -> ExitCode {
+    match outcome {
+        Some(Ok(url)) => {
+            println!("mpm-top {action}: the server answers at {url}");
+            ExitCode::SUCCESS
+        }
+        Some(Err(e)) => {
+            eprintln!("mpm-top {action}: {e:#}");
+            ExitCode::from(1)
+        }
+        None => ExitCode::from(1),
+    }
+}
+
+/// `mpm-top reset-config`: show the change, ask, back up, write.
+fn reset_config(resolved: &Resolved, yes: bool) -> ExitCode {
+    use mpm_top::actions::{Audit, confirm, reset_config};
+    let path = mpm_top::config::expand_tilde(&resolved.file_shown, resolved.home.as_deref());
+    let plan = match reset_config::plan(&path) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("mpm-top reset-config: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "Resetting the socketio: section of {} to the defaults; every other key is kept.",
+        resolved.file_shown
+    );
+    if plan.diff.is_empty() {
+        println!("It already holds the defaults: nothing to do.");
+        return ExitCode::SUCCESS;
+    }
+    for line in &plan.diff {
+        println!("  {line}");
+    }
+    if !confirm("Write this change (the old file is backed up first)?", yes) {
+        eprintln!("mpm-top reset-config: nothing was changed");
+        return ExitCode::from(1);
+    }
+    match reset_config::apply(&plan, &Audit::beside(&resolved.settings.log_file)) {
+        Ok(backup) => {
+            let backup = backup.map_or(String::new(), |b| {
+                format!(
+                    "; the old file is at {}",
+                    mpm_top::config::tilde(&b, resolved.home.as_deref())
+                )
+            });
+            println!(
+                "Done{backup}. Clear any SOCKETIO_* variables too: they still override the file."
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mpm-top reset-config: {e:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -29,7 +29,8 @@ impl ProcessInfo {
     }
 }
 
-/// The process `pid`, if it exists.
+/// The process `pid`, if it exists and has not exited (a zombie, waiting to be reaped, holds
+/// nothing and cannot be signalled, so it counts as gone).
 #[must_use]
 pub fn describe(pid: u32) -> Option<ProcessInfo> {
     let pid = Pid::from_u32(pid);
@@ -38,7 +39,12 @@ pub fn describe(pid: u32) -> Option<ProcessInfo> {
         .with_cmd(UpdateKind::Always)
         .with_user(UpdateKind::Always);
     system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), false, what);
-    let p = system.process(pid)?;
+    let p = system.process(pid).filter(|p| {
+        !matches!(
+            p.status(),
+            sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
+        )
+    })?;
     Some(ProcessInfo {
         pid: pid.as_u32(),
         name: p.name().to_string_lossy().into_owned(),

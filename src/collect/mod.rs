@@ -1,0 +1,289 @@
+//! `mpm-top --collect [PATH]`: the guide's "Information to Collect", natively, in one file.
+//!
+//! Strictly read-only (it runs the doctor's read-only probes and reads files), every probe
+//! bounded, secrets redacted, and the file written with mode 0600.
+
+mod redact;
+mod system;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::time::Instant;
+
+use sha2::{Digest as _, Sha256};
+
+pub use redact::{REDACTED, Redactor, is_secret_name};
+
+use crate::checks;
+use crate::config::{self, Resolved};
+use crate::doctor;
+use crate::probes::logtail::{LineKind, last_lines};
+use crate::probes::sockets;
+
+/// Log lines included, as the guide's `tail -500`.
+const LOG_LINES: usize = 500;
+
+/// What was written.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Bytes written.
+    pub size: usize,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// Secrets replaced.
+    pub redacted: usize,
+}
+
+/// Collects everything and writes it to `path`, reporting progress on `progress`.
+///
+/// # Errors
+/// When the file cannot be written.
+pub async fn collect(
+    resolved: &Resolved,
+    path: &Path,
+    progress: &mut impl std::io::Write,
+) -> std::io::Result<Bundle> {
+    let started = Instant::now();
+    let mut step = |what: &str| {
+        let _ = writeln!(
+            progress,
+            "collecting: {what} ({} ms)",
+            started.elapsed().as_millis()
+        );
+    };
+    let mut r = Redactor::new(resolved.home.as_deref());
+    let mut out = format!(
+        "mpm-top debug bundle\nwritten by mpm-top {} for {}; secrets are redacted as {REDACTED}, the home directory is shown as ~\n",
+        env!("CARGO_PKG_VERSION"),
+        resolved.settings.url()
+    );
+    step("system and versions");
+    system_sections(&mut out).await;
+    step("doctor checks");
+    doctor_section(resolved, &mut out, &mut r).await;
+    step("server log");
+    log_sections(resolved, &mut out, &mut r);
+    step("processes and sockets");
+    process_sections(resolved.settings.port, &mut out, &mut r).await;
+    step("configuration");
+    config_sections(resolved, &mut out, &mut r);
+    step("writing");
+    let bytes = out.into_bytes();
+    write_private(path, &bytes)?;
+    Ok(Bundle {
+        size: bytes.len(),
+        sha256: hex(&Sha256::digest(&bytes)),
+        redacted: r.count,
+    })
+}
+
+async fn system_sections(out: &mut String) {
+    section(out, "System (uname -a)", &system::uname());
+    let python = tokio::task::spawn_blocking(system::python_versions)
+        .await
+        .unwrap_or_default();
+    section(
+        out,
+        "Versions",
+        &format!("mpm-top {}\n{python}", env!("CARGO_PKG_VERSION")),
+    );
+}
+
+async fn doctor_section(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
+    let facts = doctor::gather(resolved).await;
+    let results = checks::evaluate(&facts, &[]);
+    let plain = doctor::Style {
+        unicode: false,
+        colour: false,
+    };
+    section(
+        out,
+        "Doctor",
+        &r.text(&doctor::to_text(&resolved.settings.url(), &results, plain)),
+    );
+}
+
+fn log_sections(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
+    let log_shown = config::tilde(&resolved.settings.log_file, resolved.home.as_deref());
+    let lines = last_lines(&resolved.settings.log_file, LOG_LINES);
+    let text = match &lines {
+        Ok(lines) => lines.iter().fold(String::new(), |mut acc, l| {
+            let _ = writeln!(acc, "{}", l.text);
+            acc
+        }),
+        Err(e) => format!("(cannot read {log_shown}: {e})\n"),
+    };
+    section(
+        out,
+        &format!("Server log: last {LOG_LINES} lines of {log_shown}"),
+        &r.text(&text),
+    );
+    let events: Vec<_> = lines
+        .iter()
+        .flatten()
+        .filter(|l| l.kind != LineKind::Other)
+        .collect();
+    let recent =
+        events[events.len().saturating_sub(50)..]
+            .iter()
+            .fold(String::new(), |mut acc, l| {
+                let _ = writeln!(acc, "{:?}: {}", l.kind, l.text);
+                acc
+            });
+    section(
+        out,
+        "Recent events (connect, disconnect, tool_start/tool_stop, errors; from the log)",
+        &r.text(&recent),
+    );
+}
+
+async fn process_sections(port: u16, out: &mut String, r: &mut Redactor) {
+    let table = tokio::task::spawn_blocking(move || sockets::port_table(port)).await;
+    let text = match table {
+        Ok(Ok(rows)) if rows.is_empty() => format!("(no TCP sockets on port {port})\n"),
+        Ok(Ok(rows)) => rows.iter().fold(String::new(), |mut acc, row| {
+            let owners: Vec<String> = row
+                .owners
+                .iter()
+                .map(|p| {
+                    format!(
+                        "PID {} uid {} {}",
+                        p.pid,
+                        p.uid.as_deref().unwrap_or("?"),
+                        p.command()
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                acc,
+                "{:<12} {:<24} {:<24} {}",
+                row.state,
+                row.local,
+                row.remote,
+                owners.join("; ")
+            );
+            acc
+        }),
+        _ => "(the socket tables could not be read)\n".into(),
+    };
+    section(
+        out,
+        &format!("Sockets on port {port} (netstat / lsof -i)"),
+        &r.text(&text),
+    );
+    section(
+        out,
+        "Processes (top)",
+        &r.text(
+            &tokio::task::spawn_blocking(system::top)
+                .await
+                .unwrap_or_default(),
+        ),
+    );
+    section(
+        out,
+        "Memory (free)",
+        &tokio::task::spawn_blocking(system::memory)
+            .await
+            .unwrap_or_default(),
+    );
+    section(
+        out,
+        "Disks (df)",
+        &tokio::task::spawn_blocking(system::disks)
+            .await
+            .unwrap_or_default(),
+    );
+}
+
+fn config_sections(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
+    section(
+        out,
+        "Configuration with sources (mpm-top config)",
+        &r.text(&config::to_table(resolved)),
+    );
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .filter(|(k, _)| k.contains("SOCKETIO") || k.contains("CLAUDE"))
+        .collect();
+    env.sort();
+    let env_text = env.iter().fold(String::new(), |mut acc, (k, v)| {
+        let _ = writeln!(acc, "{}", r.variable(k, v));
+        acc
+    });
+    section(
+        out,
+        "Environment (SOCKETIO_*, CLAUDE*)",
+        if env_text.is_empty() {
+            "(none set)\n"
+        } else {
+            &env_text
+        },
+    );
+    let file_text = match std::fs::read(resolved_file(resolved)) {
+        Ok(bytes) => r.text(&String::from_utf8_lossy(&bytes)),
+        Err(e) => format!("({e})\n"),
+    };
+    section(
+        out,
+        &format!("Configuration file {}", resolved.file_shown),
+        &file_text,
+    );
+}
+
+fn resolved_file(resolved: &Resolved) -> std::path::PathBuf {
+    config::expand_tilde(&resolved.file_shown, resolved.home.as_deref())
+}
+
+fn section(out: &mut String, title: &str, body: &str) {
+    let _ = write!(out, "\n===== {title} =====\n{body}");
+    if !body.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// Writes with mode 0600 from the first byte (and tightens an existing file's mode).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `mpm-top --collect PATH`: exit 0 on success, 1 when the file cannot be written.
+pub async fn run(resolved: &Resolved, path: &Path) -> u8 {
+    let started = Instant::now();
+    match collect(resolved, path, &mut std::io::stderr()).await {
+        Ok(bundle) => {
+            println!(
+                "wrote {} ({} bytes, sha256 {}) in {:.1} s; {} value(s) redacted; the file is readable only by you",
+                path.display(),
+                bundle.size,
+                bundle.sha256,
+                started.elapsed().as_secs_f64(),
+                bundle.redacted
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("mpm-top --collect: cannot write '{}': {e}", path.display());
+            1
+        }
+    }
+}

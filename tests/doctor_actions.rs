@@ -1,0 +1,390 @@
+//! doctor, --collect and the actions against real processes this test starts: mpm-top serve,
+//! a python-socketio server, a hung listener, a foreign port holder.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ServeProcess, mpm_top_command, python, signal};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+fn doctor(home: &std::path::Path, port: u16, env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let out = mpm_top_command(home, env)
+        .args([
+            "doctor",
+            "--json",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+fn status(doc: &Value, name: &str) -> String {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Stops the daemon that answers on `port` (one this test had mpm-top start).
+fn stop_daemon(port: u16) {
+    if let Ok(r) = reqwest::blocking::get(format!("http://127.0.0.1:{port}/health")) {
+        let pid = r.json::<Value>().unwrap()["pid"].as_u64().unwrap();
+        signal(u32::try_from(pid).unwrap(), Signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn doctor_passes_a_healthy_server_and_fails_once_it_is_gone() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = ServeProcess::start(home.path(), &[], &[]);
+    let port = server.port.to_string();
+    let env = [("CLAUDE_MPM_SERVER_PORT", port.as_str())];
+    let (code, doc) = doctor(home.path(), server.port, &env);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["server"], "mpm-top");
+    assert_eq!(doc["summary"]["fail"], 0);
+    server.terminate();
+    let (code, doc) = doctor(home.path(), server.port, &env);
+    assert_eq!(code, Some(2));
+    for check in ["process", "port", "health", "handshake"] {
+        assert_eq!(status(&doc, check), "fail", "{check}: {doc:#}");
+    }
+    let process = doc["checks"][0].clone();
+    assert_eq!(process["fix"]["command"], "mpm-top serve --daemon");
+    assert_eq!(process["fix"]["key"], "s");
+}
+
+#[test]
+fn doctor_talks_to_a_python_socketio_server_and_runs_subsets_in_plain_text() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(python())
+        .arg(common::interop_dir().join("py_echo_server.py"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let out = mpm_top_command(home.path(), &[("NO_COLOR", "1")])
+        .args([
+            "doctor",
+            "--checks",
+            "health,handshake,websocket",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "[ok]   health        /health answers 'running' from foreign (py-echo-server)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[ok]   handshake     Socket.IO handshake works (ping 25000 ms / timeout 20000 ms"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok]   websocket     websocket upgrade works"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let bad = mpm_top_command(home.path(), &[])
+        .args(["doctor", "--checks", "helth"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown check 'helth'"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_server() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".claude/logs")).unwrap();
+    std::fs::write(
+        home.path().join(".claude/config.yaml"),
+        "tokens:\n  api_key: sk-ant-api03-PLANTEDPLANTEDPLANTED\nsocketio:\n  log_level: DEBUG\n",
+    )
+    .unwrap();
+    std::fs::write(home.path().join(".claude/logs/socketio_server.log"), "INFO connect sid=1\nWARN Authorization: Bearer PLANTED.jwt.value\nINFO tool_start tool=Bash correlation_id=c-1 (pre_tool)\n").unwrap();
+    // A server that accepts connections and never answers.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port().to_string();
+    let out_path = home.path().join("bundle.txt");
+    let started = Instant::now();
+    let out = mpm_top_command(
+        home.path(),
+        &[
+            ("SOCKETIO_AUTH_TOKEN", "PLANTED-env-token"),
+            ("CLAUDE_API_KEY", "PLANTED-key"),
+        ],
+    )
+    .args([
+        "--collect",
+        out_path.to_str().unwrap(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ])
+    .output()
+    .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "a hung server must not hang the collection: {took:?}"
+    );
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(progress.contains("collecting: doctor checks"), "{progress}");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("sha256 ") && summary.contains("value(s) redacted"),
+        "{summary}"
+    );
+    let bundle = std::fs::read_to_string(&out_path).unwrap();
+    assert!(!bundle.contains("PLANTED"), "a planted secret leaked");
+    assert!(
+        !bundle.contains(home.path().to_str().unwrap()),
+        "the home path leaked"
+    );
+    for section in [
+        "System (uname -a)",
+        "Versions",
+        "Doctor",
+        "Server log: last 500 lines",
+        "Recent events",
+        "Sockets on port",
+        "Processes (top)",
+        "Memory (free)",
+        "Disks (df)",
+        "Configuration with sources",
+        "Environment (SOCKETIO_*, CLAUDE*)",
+        "Configuration file ~/.claude/config.yaml",
+    ] {
+        assert!(
+            bundle.contains(&format!("===== {section}")),
+            "missing {section}"
+        );
+    }
+    assert!(
+        bundle.contains("INFO tool_start tool=Bash"),
+        "the log is in"
+    );
+    assert!(
+        bundle.contains("[FAIL] health"),
+        "the hung server shows as failing"
+    );
+    assert!(
+        bundle.contains("LISTEN"),
+        "the hung listener is in the socket table"
+    );
+    assert_eq!(
+        std::fs::metadata(&out_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn restart_replaces_the_running_server_and_waits_for_health() {
+    let home = tempfile::tempdir().unwrap();
+    let mut old = ServeProcess::start(home.path(), &[], &[]);
+    let port = old.port.to_string();
+    let out = mpm_top_command(home.path(), &[])
+        .args(["restart", "--host", "127.0.0.1", "--port", &port])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(
+        common::wait_with_timeout(&mut old.child, Duration::from_secs(1)),
+        Some(0),
+        "the old server exited cleanly"
+    );
+    let health: Value = reqwest::blocking::get(format!("http://127.0.0.1:{port}/health"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_ne!(health["pid"], old.child.id());
+    assert!(
+        said.contains("sent SIGTERM") && said.contains("/health answers 'running'"),
+        "{said}"
+    );
+    let audit = std::fs::read_to_string(home.path().join(".claude/logs/mpm-top.log")).unwrap();
+    assert!(audit.contains("action=restart"), "{audit}");
+    stop_daemon(old.port);
+}
+
+fn foreign_holder() -> (Child, u16) {
+    let script = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+#[test]
+fn recover_refuses_without_confirmation_then_kills_only_the_holder_clears_stale_pid_files_and_starts_clean()
+ {
+    let home = tempfile::tempdir().unwrap();
+    let (mut holder, port) = foreign_holder();
+    let bystander = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::create_dir_all(home.path().join(".claude")).unwrap();
+    std::fs::write(home.path().join(".claude/socketio.pid"), "999999999\n").unwrap();
+    let args = [
+        "recover",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+    ];
+
+    let declined = mpm_top_command(home.path(), &[])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(declined.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&declined.stderr);
+    assert!(
+        said.contains(&format!("PID {}", holder.id())) && said.contains("pass --yes"),
+        "{said}"
+    );
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "nothing happens without confirmation"
+    );
+
+    let out = mpm_top_command(home.path(), &[])
+        .args(args)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        common::wait_with_timeout(&mut holder, Duration::from_secs(5)).is_some(),
+        "the holder was stopped"
+    );
+    assert!(said.contains("removed stale PID file"), "{said}");
+    let health: Value = reqwest::blocking::get(format!("http://127.0.0.1:{port}/health"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["service"], "mpm-top");
+    let mut bystander = bystander;
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "a process not holding the port is untouched"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+    stop_daemon(port);
+}
+
+#[test]
+fn reset_config_backs_up_shows_the_change_and_keeps_other_sections() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".claude/config.yaml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "ui:\n  theme: dark\nsocketio:\n  port: 9050\n  cors_origins: ['*']\n",
+    )
+    .unwrap();
+    let declined = mpm_top_command(home.path(), &[])
+        .arg("reset-config")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(declined.status.code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&config).unwrap().contains("9050"),
+        "unchanged without --yes"
+    );
+    let out = mpm_top_command(home.path(), &[])
+        .args(["reset-config", "--yes"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("- port: 9050") && said.contains("+ port: 8765"),
+        "{said}"
+    );
+    let now = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        now.contains("theme: dark") && now.contains("port: 8765"),
+        "{now}"
+    );
+    let backups: Vec<_> = std::fs::read_dir(config.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("config.yaml.backup-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert!(
+        std::fs::read_to_string(backups[0].path())
+            .unwrap()
+            .contains("port: 9050")
+    );
+    let again = mpm_top_command(home.path(), &[])
+        .args(["reset-config", "--yes"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+}
