@@ -1,6 +1,7 @@
 //! Read-only producers of facts about the machine and the server. Blocking: call them from a
 //! blocking thread (`tokio::task::spawn_blocking`), never from the UI task.
 
+pub mod feed;
 pub mod http;
 pub mod logtail;
 pub mod pidfiles;

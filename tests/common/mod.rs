@@ -22,8 +22,13 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts `mpm-top serve --host 127.0.0.1 --port 0 ARGS` with HOME=`home` and only `env`.
     pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        ServeProcess::start_on(home, 0, args, env)
+    }
+
+    /// The same on a given port (one a test had taken with port 0 before).
+    pub fn start_on(home: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut child = mpm_top_command(home, env)
-            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,209 @@
+//! The live feed: a Socket.IO client that stays connected, reconnects with backoff, passes on
+//! every event (including those a server sends before its connect ack, as Claude MPM's does),
+//! and measures ping latency with `dashboard:ping`, which both Claude MPM's server and ours answer.
+//!
+//! Reconnection is driven here rather than by `rust_socketio`'s own, which only applies after a
+//! first successful connect: a console started before its server must keep trying too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use rust_socketio::asynchronous::ClientBuilder;
+use rust_socketio::{Event, Payload};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+/// What the feed reports.
+#[derive(Clone, Debug)]
+pub enum FeedEvent {
+    /// The server acked the connection.
+    Connected,
+    /// The connection failed or ended; the feed will try again after `retry_in`.
+    Disconnected {
+        /// Why, as well as it is known.
+        reason: String,
+        /// The wait before the next attempt.
+        retry_in: Duration,
+    },
+    /// An event the server sent.
+    Event {
+        /// Its name.
+        name: String,
+        /// Its first argument.
+        data: Value,
+        /// When it arrived.
+        at: Instant,
+    },
+    /// A `dashboard:ping` round trip.
+    Latency(Duration),
+}
+
+/// Tuning for [`run`].
+#[derive(Clone, Debug)]
+pub struct FeedOptions {
+    /// The server's base URL.
+    pub url: String,
+    /// Time between pings.
+    pub ping_every: Duration,
+    /// First wait before reconnecting; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest wait before reconnecting.
+    pub max_backoff: Duration,
+}
+
+impl FeedOptions {
+    /// Defaults for `url`: a ping a second, backoff from 0.5 s to 5 s.
+    #[must_use]
+    pub fn new(url: &str) -> FeedOptions {
+        FeedOptions {
+            url: url.to_owned(),
+            ping_every: Duration::from_secs(1),
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Events dropped because the receiver was not keeping up (the channel is bounded so a slow
+/// consumer costs events, counted, never memory).
+#[derive(Clone, Debug, Default)]
+pub struct Dropped(Arc<AtomicU64>);
+
+impl Dropped {
+    /// How many so far.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn send(tx: &mpsc::Sender<FeedEvent>, dropped: &Dropped, event: FeedEvent) {
+    if tx.try_send(event).is_err() {
+        dropped.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs the feed until `stop` turns true or the receiver is dropped.
+pub async fn run(
+    options: FeedOptions,
+    tx: mpsc::Sender<FeedEvent>,
+    dropped: Dropped,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = options.min_backoff;
+    while !*stop.borrow() && !tx.is_closed() {
+        let (closed_tx, mut closed) = mpsc::channel::<String>(4);
+        let (pong_tx, mut pongs) = mpsc::channel::<u64>(16);
+        let (events, fallen) = (tx.clone(), dropped.clone());
+        let (open_tx, close_tx, error_tx) = (tx.clone(), closed_tx.clone(), closed_tx);
+        let open_dropped = dropped.clone();
+        let builder = ClientBuilder::new(options.url.as_str())
+            .reconnect(false)
+            .on(Event::Connect, move |_, _| {
+                send(&open_tx, &open_dropped, FeedEvent::Connected);
+                async {}.boxed()
+            })
+            .on(Event::Close, move |_, _| {
+                let _ = close_tx.try_send("the connection closed".into());
+                async {}.boxed()
+            })
+            .on(Event::Error, move |payload, _| {
+                let _ = error_tx.try_send(format!("{payload:?}"));
+                async {}.boxed()
+            })
+            .on_any(move |event, payload, _| {
+                let at = Instant::now();
+                let data = match payload {
+                    Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+                    _ => Value::Null,
+                };
+                let name = event.as_str().to_owned();
+                if name == "dashboard:pong" {
+                    if let Some(id) = data.get("timestamp").and_then(Value::as_u64) {
+                        let _ = pong_tx.try_send(id);
+                    }
+                }
+                send(&events, &fallen, FeedEvent::Event { name, data, at });
+                async {}.boxed()
+            });
+        let reason = match builder.connect().await {
+            Ok(client) => {
+                backoff = options.min_backoff;
+                let reason = stay_connected(
+                    &client,
+                    &options,
+                    &tx,
+                    &dropped,
+                    &mut closed,
+                    &mut pongs,
+                    &mut stop,
+                )
+                .await;
+                let _ = client.disconnect().await;
+                reason
+            }
+            Err(e) => e.to_string(),
+        };
+        if *stop.borrow() {
+            return;
+        }
+        send(
+            &tx,
+            &dropped,
+            FeedEvent::Disconnected {
+                reason,
+                retry_in: backoff,
+            },
+        );
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(options.max_backoff);
+    }
+}
+
+/// Pings until the connection ends or the feed is stopped; returns why it ended.
+async fn stay_connected(
+    client: &rust_socketio::asynchronous::Client,
+    options: &FeedOptions,
+    tx: &mpsc::Sender<FeedEvent>,
+    dropped: &Dropped,
+    closed: &mut mpsc::Receiver<String>,
+    pongs: &mut mpsc::Receiver<u64>,
+    stop: &mut watch::Receiver<bool>,
+) -> String {
+    let mut ticker = tokio::time::interval(options.ping_every);
+    let mut sent: Option<(u64, Instant)> = None;
+    let mut next_id: u64 = 1;
+    // A server that stops answering pings is as good as gone.
+    let silent_for = options.ping_every * 5;
+    let mut last_answer = Instant::now();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if last_answer.elapsed() > silent_for && sent.is_some() {
+                    return format!("no pong for {silent_for:?}");
+                }
+                if client.emit("dashboard:ping", json!({"timestamp": next_id})).await.is_err() {
+                    return "cannot send".into();
+                }
+                sent = Some((next_id, Instant::now()));
+                next_id += 1;
+            }
+            Some(id) = pongs.recv() => {
+                if let Some((want, at)) = sent {
+                    if id == want {
+                        last_answer = Instant::now();
+                        send(tx, dropped, FeedEvent::Latency(at.elapsed()));
+                        sent = None;
+                    }
+                }
+            }
+            reason = closed.recv() => return reason.unwrap_or_else(|| "the connection closed".into()),
+            _ = stop.changed() => return "stopped".into(),
+        }
+    }
+}
