@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ServeProcess, mpm_top_command, python, signal};
+use common::{ServeProcess, mpm_top_command, signal};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -78,16 +77,7 @@ fn doctor_passes_a_healthy_server_and_fails_once_it_is_gone() {
 #[test]
 fn doctor_talks_to_a_python_socketio_server_and_runs_subsets_in_plain_text() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(python())
-        .arg(common::interop_dir().join("py_echo_server.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (mut child, port) = common::python_server();
     let out = mpm_top_command(home.path(), &[("NO_COLOR", "1")])
         .args([
             "doctor",
@@ -262,11 +252,8 @@ fn foreign_holder() -> (Child, u16) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().parse().unwrap())
+    let port = common::first_line_port(&mut child).1.unwrap();
+    (child, port)
 }
 
 #[test]

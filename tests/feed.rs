@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ServeProcess, python};
+use common::ServeProcess;
 use mpm_top::probes::feed::{Dropped, FeedEvent, FeedOptions, run};
 use tokio::sync::{mpsc, watch};
 
@@ -47,16 +45,8 @@ fn named(name: &'static str) -> impl Fn(&FeedEvent) -> bool {
 
 #[tokio::test]
 async fn events_sent_before_the_connect_ack_arrive_and_latency_is_measured() {
-    let mut server = Command::new(python())
-        .arg(common::interop_dir().join("py_echo_server.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().trim_start_matches("listening on ").to_owned();
+    let (mut server, port) = common::python_server();
+    let url = format!("http://127.0.0.1:{port}");
     let mut feed = start(&url);
     feed.until("dashboard:welcome", named("dashboard:welcome"))
         .await;

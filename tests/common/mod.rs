@@ -34,22 +34,19 @@ impl ServeProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(url) = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http"))
-            .map(str::to_owned)
-        else {
+        let (line, port) = first_line_port(&mut child);
+        let Some(port) = port.filter(|_| line.contains("listening on http")) else {
             let out = child.wait_with_output().unwrap();
             panic!(
                 "serve did not start: {line}{}",
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .unwrap_or_default()
+            .to_owned();
         ServeProcess {
             child,
             url,
@@ -77,6 +74,37 @@ impl Drop for ServeProcess {
             }
         }
     }
+}
+
+/// The first line a child prints on stdout, and the port at its end (servers here announce
+/// themselves as `... http://127.0.0.1:PORT ...`, probes as a bare port).
+pub fn first_line_port(child: &mut Child) -> (String, Option<u16>) {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let word = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .or_else(|| line.split_whitespace().next())
+        .unwrap_or_default();
+    let port = word.rsplit(':').next().and_then(|p| p.parse().ok());
+    (line, port)
+}
+
+/// A python-socketio + aiohttp server (the stack Claude MPM runs on) on 127.0.0.1:0.
+pub fn python_server() -> (Child, u16) {
+    let mut child = Command::new(python())
+        .arg(interop_dir().join("py_echo_server.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (line, port) = first_line_port(&mut child);
+    (
+        child,
+        port.unwrap_or_else(|| panic!("the Python server did not start: {line}")),
+    )
 }
 
 pub fn signal(pid: u32, signal: Signal) {
