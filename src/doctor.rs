@@ -48,7 +48,17 @@ pub async fn gather(resolved: &Resolved) -> Facts {
         .cloned()
         .unwrap_or_else(|| "http://localhost:3000".into());
     let port = s.port;
-    let other_ports: Vec<u16> = CLAUDE_MPM_PORTS.filter(|p| *p != port).collect();
+    // Claude MPM's range and the configured port_range, without the configured port itself.
+    let mut other_ports: Vec<u16> = CLAUDE_MPM_PORTS
+        .chain(
+            s.port_range
+                .into_iter()
+                .flat_map(crate::config::PortRange::ports),
+        )
+        .filter(|p| *p != port)
+        .collect();
+    other_ports.sort_unstable();
+    other_ports.dedup();
     let (holders, health, handshake, websocket, cors, elsewhere) = tokio::join!(
         timed(blocking(move || sockets::holders(port), Vec::new())),
         timed(http::health(&base, PROBE_TIMEOUT)),
