@@ -23,18 +23,23 @@
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
 //!
-//! Still to land, in the places ARCHITECTURE.md gives them: `app/` and `ui/` (the console).
+//! - [`app`]: console state, `Action`, `update(state, action) -> effects` (no I/O), key map.
+//! - [`console`]: the runtime: producers, the event loop, effects, `--demo`.
+//! - [`ui`]: pure rendering of the state, one function per pane, theme.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actions;
+pub mod app;
 pub mod bench;
 pub mod checks;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod conn_test;
+pub mod console;
 pub mod doctor;
 pub mod fd_limit;
 pub mod probes;
 pub mod serve;
 pub mod sio_client;
+pub mod ui;

@@ -36,19 +36,26 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench(&resolved, args),
         Some(Command::Restart(args)) => action_outcome(
             "restart",
-            block_on(mpm_top::actions::restart::restart(&resolved, args.yes)),
+            block_on(mpm_top::actions::restart::restart(
+                &resolved,
+                args.yes,
+                &audit(&resolved),
+            )),
         ),
         Some(Command::Recover(args)) => action_outcome(
             "recover",
-            block_on(mpm_top::actions::restart::recover(&resolved, args.yes)),
+            block_on(mpm_top::actions::restart::recover(
+                &resolved,
+                args.yes,
+                &audit(&resolved),
+            )),
         ),
         Some(Command::ResetConfig(args)) => reset_config(&resolved, args.yes),
         None if cli.collect.is_some() => {
             let path = cli.collect.clone().unwrap_or_default();
             ExitCode::from(block_on(mpm_top::collect::run(&resolved, &path)).unwrap_or(1))
         }
-        None if cli.demo => not_built("--demo", "the console and its demo workload"),
-        None => not_built("the console", "the full-screen console"),
+        None => ExitCode::from(mpm_top::console::run(resolved, cli.demo, cli.read_only)),
     }
 }
 
@@ -122,6 +129,11 @@ fn bench(resolved: &Resolved, args: &BenchArgs) -> ExitCode {
         }
         None => ExitCode::from(1),
     }
+}
+
+/// mpm-top's audit log, echoed to stderr (the command line's face).
+fn audit(resolved: &Resolved) -> mpm_top::actions::Audit {
+    mpm_top::actions::Audit::beside(&resolved.settings.log_file)
 }
 
 /// The end of `restart` / `recover`: the server's URL, or why it failed.
@@ -216,10 +228,4 @@ fn refuse_on_errors(resolved: &Resolved) -> Option<ExitCode> {
     }
     eprintln!("Fix them (`mpm-top config` shows every value and its source), then try again.");
     Some(ExitCode::from(1))
-}
-
-/// What a subcommand says until its issue lands: never a silent no-op.
-fn not_built(what: &str, feature: &str) -> ExitCode {
-    eprintln!("mpm-top: {what} is not built yet, so nothing was done ({feature}: still to come).");
-    ExitCode::from(2)
 }

@@ -180,23 +180,6 @@ fn an_explicit_config_file_is_read_instead_of_the_default() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so_and_exit_2() {
-    let home = tempfile::tempdir().unwrap();
-    // Only the console is still to come; every other command acts for real, and must never be
-    // run here against the default port.
-    for args in [&["--demo"][..], &[]] {
-        let out = mpm_top(home.path(), &[], args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains("is not built yet, so nothing was done"),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        assert!(out.stdout.is_empty(), "{args:?}");
-    }
-}
-
-#[test]
 fn help_lists_every_subcommand_and_completions_are_generated() {
     let home = tempfile::tempdir().unwrap();
     let help = text(&mpm_top(home.path(), &[], &["--help"]).stdout);

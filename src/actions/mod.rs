@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct Audit {
     path: PathBuf,
+    echo: bool,
 }
 
 impl Audit {
@@ -27,6 +28,16 @@ impl Audit {
             .unwrap_or(Path::new("."));
         Audit {
             path: dir.join("mpm-top.log"),
+            echo: true,
+        }
+    }
+
+    /// The same, without echoing to stderr: for the console, which owns the terminal.
+    #[must_use]
+    pub fn quiet(self) -> Audit {
+        Audit {
+            echo: false,
+            ..self
         }
     }
 
@@ -43,7 +54,9 @@ impl Audit {
             "{} action={action} target=\"{target}\" result=\"{result}\"\n",
             crate::serve::socket::now_rfc3339()
         );
-        eprintln!("mpm-top {action}: {target}: {result}");
+        if self.echo {
+            eprintln!("mpm-top {action}: {target}: {result}");
+        }
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }

@@ -106,8 +106,7 @@ fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Res
 ///
 /// # Errors
 /// When a step fails or the user declines.
-pub async fn restart(resolved: &Resolved, yes: bool) -> anyhow::Result<String> {
-    let audit = Audit::beside(&resolved.settings.log_file);
+pub async fn restart(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::Result<String> {
     let (targets, kind) = current_server(resolved).await;
     if targets.is_empty() {
         audit.step(
@@ -130,7 +129,7 @@ pub async fn restart(resolved: &Resolved, yes: bool) -> anyhow::Result<String> {
     let work = targets.clone();
     let audit2 = audit.clone();
     tokio::task::spawn_blocking(move || stop_all(&work, &audit2, "restart")).await??;
-    start_server(resolved, &audit, "restart").await
+    start_server(resolved, audit, "restart").await
 }
 
 /// `mpm-top recover`: kill the port's holders (listed, confirmed), remove stale PID files (only
@@ -138,8 +137,7 @@ pub async fn restart(resolved: &Resolved, yes: bool) -> anyhow::Result<String> {
 ///
 /// # Errors
 /// When a step fails or the user declines.
-pub async fn recover(resolved: &Resolved, yes: bool) -> anyhow::Result<String> {
-    let audit = Audit::beside(&resolved.settings.log_file);
+pub async fn recover(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::Result<String> {
     let (targets, _) = current_server(resolved).await;
     if !targets.is_empty() {
         let question = format!(
@@ -169,5 +167,5 @@ pub async fn recover(resolved: &Resolved, yes: bool) -> anyhow::Result<String> {
             ),
         }
     }
-    start_server(resolved, &audit, "recover").await
+    start_server(resolved, audit, "recover").await
 }

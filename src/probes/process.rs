@@ -144,6 +144,15 @@ impl MemoryTrend {
         (t1 > t0).then(|| (m1 as f64 - m0 as f64) / (t1 - t0) * 60.0)
     }
 
+    /// Seconds between the first and last sample.
+    #[must_use]
+    pub fn span_secs(&self) -> f64 {
+        match (self.samples.front(), self.samples.back()) {
+            (Some((t0, _)), Some((t1, _))) => t1 - t0,
+            _ => 0.0,
+        }
+    }
+
     /// Minutes until the escalation line at the current growth, if memory is growing.
     #[must_use]
     #[allow(clippy::cast_precision_loss)]

@@ -1,0 +1,230 @@
+//! Reducer tests: key and event sequences in, state and effects out.
+
+use serde_json::json;
+
+use super::*;
+use crate::probes::sockets::SocketRow;
+
+fn holder(pid: u32) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        name: "python".into(),
+        cmdline: "python -m claude_mpm monitor".into(),
+        uid: Some("1000".into()),
+        start_time: 99,
+    }
+}
+
+fn listening(pids: &[u32]) -> Action {
+    let rows = pids
+        .iter()
+        .map(|p| SocketRow {
+            state: "LISTEN".into(),
+            local: "127.0.0.1:8765".into(),
+            remote: "0.0.0.0:0".into(),
+            owners: vec![holder(*p)],
+        })
+        .collect();
+    Action::Resources(None, rows)
+}
+
+fn press(state: &mut State, keys: &str) -> Vec<Effect> {
+    keys.chars()
+        .flat_map(|c| update(state, Action::Key(Key::Char(c))))
+        .collect()
+}
+
+fn tool(state: &mut State, subtype: &str, correlation: &str) {
+    let data = json!({"type": "tool_event", "subtype": subtype, "session_id": "s-1", "correlation_id": correlation, "data": {"tool_name": "Bash", "status": "success"}});
+    update(
+        state,
+        Action::FeedEvent {
+            name: "tool_event".into(),
+            data,
+        },
+    );
+}
+
+#[test]
+fn pre_and_post_tool_pair_into_tool_start_and_stop_with_a_duration() {
+    let mut s = State::new("http://x", false);
+    update(&mut s, Action::Tick(10.0));
+    tool(&mut s, "pre_tool", "c-1");
+    assert_eq!(s.running.len(), 1);
+    update(&mut s, Action::Tick(12.5));
+    tool(&mut s, "post_tool", "c-1");
+    let names: Vec<&str> = s.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["tool_start", "tool_stop"]);
+    assert_eq!(s.events.last().unwrap().duration, Some(2.5));
+    assert!(s.running.is_empty());
+    assert_eq!(s.totals["tool_start"], 1);
+}
+
+#[test]
+fn a_tool_open_for_minutes_is_listed() {
+    let mut s = State::new("http://x", false);
+    tool(&mut s, "pre_tool", "c-9");
+    update(&mut s, Action::Tick(200.0));
+    assert_eq!(events::long_running(&s), [("Bash".to_owned(), 200.0)]);
+}
+
+#[test]
+fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
+    let mut s = State::new("http://x", false);
+    s.own_pid = 7;
+    update(&mut s, listening(&[42, 7]));
+    assert_eq!(press(&mut s, "K"), []);
+    assert_eq!(
+        s.dialog,
+        Some(Dialog::Kill(vec![holder(42)])),
+        "itself is never a target"
+    );
+    update(&mut s, listening(&[43])); // the port changed hands after the dialog opened
+    assert_eq!(
+        press(&mut s, "z"),
+        [],
+        "other keys do nothing while it is open"
+    );
+    assert!(s.dialog.is_some());
+    assert_eq!(
+        press(&mut s, "y"),
+        [Effect::Kill(vec![holder(42)])],
+        "acts on what was shown"
+    );
+    assert_eq!(s.dialog, None);
+    press(&mut s, "K");
+    assert_eq!(press(&mut s, "n"), []);
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.contains("cancelled: nothing was changed"))
+    );
+}
+
+#[test]
+fn restarting_a_server_that_is_not_ours_asks_and_ours_does_not() {
+    let mut s = State::new("http://x", false);
+    s.server.kind = Some("mpm-top".into());
+    assert_eq!(press(&mut s, "r"), [Effect::Restart]);
+    s.server.kind = Some("Claude MPM".into());
+    update(&mut s, listening(&[42]));
+    assert_eq!(press(&mut s, "r"), []);
+    assert_eq!(s.dialog, Some(Dialog::Restart(vec![holder(42)])));
+    assert_eq!(press(&mut s, "y"), [Effect::Restart]);
+    assert_eq!(press(&mut s, "R"), []);
+    assert_eq!(
+        s.dialog,
+        Some(Dialog::ResetConfig("~/.claude/config.yaml".into()))
+    );
+    assert_eq!(press(&mut s, "y"), [Effect::ResetConfig]);
+}
+
+#[test]
+fn read_only_disables_every_action_and_says_so() {
+    let mut s = State::new("http://x", true);
+    update(&mut s, listening(&[42]));
+    assert_eq!(press(&mut s, "srKR"), []);
+    assert_eq!(s.dialog, None);
+    assert_eq!(s.log.iter().filter(|l| l.contains("read-only")).count(), 4);
+    assert_eq!(
+        press(&mut s, "cd"),
+        [Effect::Collect, Effect::Doctor],
+        "reading is still allowed"
+    );
+}
+
+#[test]
+fn pause_counts_what_arrives_and_the_filter_narrows_the_stream() {
+    let mut s = State::new("http://x", false);
+    press(&mut s, "p");
+    tool(&mut s, "pre_tool", "c-1");
+    tool(&mut s, "pre_tool", "c-2");
+    assert_eq!(s.paused_new, 2);
+    press(&mut s, "p");
+    assert_eq!(s.paused_new, 0);
+    assert!(
+        s.log
+            .last()
+            .unwrap()
+            .contains("2 event(s) arrived while paused")
+    );
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "claude_event".into(),
+            data: json!({"subtype": "user_prompt"}),
+        },
+    );
+    press(&mut s, "/prompt");
+    update(&mut s, Action::Key(Key::Enter));
+    assert!(!s.editing_filter);
+    let visible: Vec<&str> = s.visible_events().map(|e| e.subtype.as_str()).collect();
+    assert_eq!(visible, ["user_prompt"]);
+    press(&mut s, "x");
+    assert!(s.events.is_empty());
+}
+
+#[test]
+fn focus_zoom_window_help_and_quit() {
+    let mut s = State::new("http://x", false);
+    press(&mut s, "4");
+    assert_eq!(s.focus, Pane::Resources);
+    update(&mut s, Action::Key(Key::Tab));
+    assert_eq!(s.focus, Pane::Config);
+    press(&mut s, "z++++++");
+    assert!(s.zoom);
+    assert_eq!(s.window(), 3600);
+    press(&mut s, "-");
+    assert_eq!(s.window(), 900);
+    press(&mut s, "?");
+    assert!(s.help);
+    press(&mut s, "q");
+    assert!(!s.quit && !s.help, "the first key closes help");
+    press(&mut s, "q");
+    assert!(s.quit);
+}
+
+#[test]
+fn rates_count_per_second_and_buffers_stay_bounded() {
+    let mut s = State::new("http://x", false);
+    tool(&mut s, "pre_tool", "a");
+    tool(&mut s, "pre_tool", "b");
+    update(&mut s, Action::Tick(1.2));
+    tool(&mut s, "pre_tool", "c");
+    let ring: Vec<u32> = s.rates["tool_start"].iter().copied().collect();
+    assert_eq!(ring, [2, 1]);
+    for i in 0..(state::EVENT_CAPACITY + 500) {
+        update(
+            &mut s,
+            Action::FeedEvent {
+                name: "x".into(),
+                data: json!({"i": i}),
+            },
+        );
+    }
+    assert_eq!(s.events.len(), state::EVENT_CAPACITY);
+    update(&mut s, Action::Tick(100_000.0));
+    assert_eq!(s.rates["tool_start"].len(), state::RATE_HISTORY);
+}
+
+#[test]
+fn the_server_going_and_coming_back_is_shown_not_a_crash() {
+    let mut s = State::new("http://x", false);
+    let health = crate::probes::http::Health::parse(
+        json!({"status": "running", "service": "mpm-top", "pid": 5}),
+        std::time::Duration::ZERO,
+    );
+    update(&mut s, Action::Health(Ok(health.clone())));
+    update(&mut s, Action::Connected);
+    update(&mut s, Action::Health(Err("connection refused".into())));
+    update(&mut s, Action::Disconnected("closed".into()));
+    assert_eq!(s.server.kind, None);
+    assert!(!s.connected);
+    update(&mut s, Action::Health(Ok(health)));
+    assert_eq!(s.server.kind.as_deref(), Some("mpm-top"));
+    assert_eq!(
+        s.availability.iter().copied().collect::<Vec<_>>(),
+        [true, false, true]
+    );
+    assert!(s.log.iter().any(|l| l.contains("server went away")));
+}

@@ -1,0 +1,183 @@
+//! `--demo`: the bundled server in-process on a free port, with a workload that looks like a
+//! Claude MPM session (sessions, prompts, tool pre/post pairs with durations, a subagent, an
+//! occasional error, clients connecting and leaving), fed through the server's own ingestion.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::serve::hook::normalize;
+use crate::serve::socket::{ingest, now_rfc3339};
+use crate::serve::{Running, spawn};
+use crate::sio_client::{Transport, connect};
+
+const TOOLS: [&str; 6] = ["Bash", "Read", "Edit", "Grep", "Write", "Glob"];
+
+/// A small deterministic-enough generator (xorshift); the demo needs variety, not security.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below.max(1)
+    }
+}
+
+/// Starts the demo server on 127.0.0.1:0 and its workload; stop both with `stop`.
+///
+/// # Errors
+/// When no local port can be bound.
+pub async fn start(settings: &Settings, stop: watch::Receiver<bool>) -> anyhow::Result<Running> {
+    let mut settings = settings.clone();
+    settings.host = "127.0.0.1".into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = spawn(listener, &settings, None)?;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| {
+            u64::try_from(d.as_nanos() % u128::from(u64::MAX)).unwrap_or(7) | 1
+        });
+    tokio::spawn(workload(
+        server.io.clone(),
+        server.state.clone(),
+        Dice(seed),
+        stop.clone(),
+    ));
+    tokio::spawn(visitors(
+        format!("http://{}", server.addr),
+        Dice(seed.rotate_left(17)),
+        stop,
+    ));
+    Ok(server)
+}
+
+async fn hook(
+    io: &socketioxide::SocketIo,
+    state: &crate::serve::socket::Shared,
+    subtype: &str,
+    session: &str,
+    correlation: &str,
+    data: serde_json::Value,
+) {
+    let body = json!({"event": "claude_event", "data": {"source": "hook", "type": "hook", "subtype": subtype, "session_id": session, "correlation_id": correlation, "data": data}});
+    if let Ok(event) = normalize(&body, &now_rfc3339()) {
+        ingest(io, state, &event).await;
+    }
+}
+
+async fn pause(ms: u64, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(ms)) => true,
+        _ = stop.changed() => false,
+    }
+}
+
+async fn workload(
+    io: socketioxide::SocketIo,
+    state: crate::serve::socket::Shared,
+    mut dice: Dice,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut call = 0u64;
+    for session_no in 1u64.. {
+        let session = format!("demo-{session_no}");
+        hook(
+            &io,
+            &state,
+            "session_start",
+            &session,
+            "",
+            json!({"cwd": "~/projects/demo"}),
+        )
+        .await;
+        for prompt in 0..(3 + dice.roll(4)) {
+            hook(
+                &io,
+                &state,
+                "user_prompt",
+                &session,
+                "",
+                json!({"prompt_preview": format!("task {prompt}: fix the failing test")}),
+            )
+            .await;
+            let subagent = dice.roll(5) == 0;
+            if subagent {
+                hook(
+                    &io,
+                    &state,
+                    "subagent_start",
+                    &session,
+                    "",
+                    json!({"agent_type": "engineer"}),
+                )
+                .await;
+            }
+            for _ in 0..=dice.roll(4) {
+                call += 1;
+                let correlation = format!("c-{call}");
+                let tool = TOOLS[usize::try_from(dice.roll(TOOLS.len() as u64)).unwrap_or(0)];
+                hook(
+                    &io,
+                    &state,
+                    "pre_tool",
+                    &session,
+                    &correlation,
+                    json!({"tool_name": tool}),
+                )
+                .await;
+                if !pause(50 + dice.roll(1500), &mut stop).await {
+                    return;
+                }
+                let failed = dice.roll(15) == 0;
+                let status = if failed { "error" } else { "success" };
+                hook(&io, &state, "post_tool", &session, &correlation, json!({"tool_name": tool, "status": status, "success": !failed, "exit_code": u8::from(failed)})).await;
+            }
+            if subagent {
+                hook(
+                    &io,
+                    &state,
+                    "subagent_stop",
+                    &session,
+                    "",
+                    json!({"agent_type": "engineer"}),
+                )
+                .await;
+            }
+            hook(
+                &io,
+                &state,
+                "stop",
+                &session,
+                "",
+                json!({"reason": "completed"}),
+            )
+            .await;
+            if !pause(300 + dice.roll(1200), &mut stop).await {
+                return;
+            }
+        }
+        hook(&io, &state, "session_end", &session, "", json!({})).await;
+    }
+}
+
+/// Dashboards that come and go.
+async fn visitors(url: String, mut dice: Dice, mut stop: watch::Receiver<bool>) {
+    loop {
+        if !pause(3000 + dice.roll(8000), &mut stop).await {
+            return;
+        }
+        let url = url.clone();
+        let stay = 4000 + dice.roll(12_000);
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            if let Ok(session) = connect(&url, Transport::Websocket, Duration::from_secs(5)).await {
+                pause(stay, &mut stop).await;
+                let _ = session.disconnect().await;
+            }
+        });
+    }
+}

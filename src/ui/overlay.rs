@@ -1,0 +1,123 @@
+//! What is drawn over the panes: help, confirm dialogs, the selected event's payload.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::Theme;
+use crate::app::{Dialog, KEYS, State};
+
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let [_, v, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height.min(area.height)),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, h, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(width.min(area.width)),
+        Constraint::Fill(1),
+    ])
+    .areas(v);
+    h
+}
+
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line>,
+    style: ratatui::style::Style,
+) {
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(title.to_owned(), style));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// Draws whichever overlay is open.
+pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
+    if let Some(dialog) = &state.dialog {
+        let (title, what) = match dialog {
+            Dialog::Kill(targets) => (
+                "Kill port holders",
+                targets
+                    .iter()
+                    .map(|p| format!("  SIGTERM, then SIGKILL: PID {} {}", p.pid, p.command()))
+                    .collect(),
+            ),
+            Dialog::Restart(targets) => (
+                "Restart a server that is not mpm-top's",
+                targets
+                    .iter()
+                    .map(|p| format!("  stop PID {} {}, start mpm-top serve", p.pid, p.command()))
+                    .collect(),
+            ),
+            Dialog::ResetConfig(file) => (
+                "Reset configuration",
+                vec![format!(
+                    "  back up {file}, then reset its socketio: section to the defaults"
+                )],
+            ),
+        };
+        let mut lines: Vec<Line> = vec![Line::from("This will affect exactly:")];
+        lines.extend(what.into_iter().map(|l: String| Line::from(l)));
+        lines.push(Line::from(""));
+        lines.push(Line::from(vec![
+            Span::styled("y", theme.bad),
+            Span::raw(" go ahead   "),
+            Span::styled("n/Esc", theme.ok),
+            Span::raw(" cancel"),
+        ]));
+        let height = u16::try_from(lines.len())
+            .unwrap_or(u16::MAX)
+            .saturating_add(2);
+        boxed(frame, centred(area, 90, height), title, lines, theme.bad);
+    } else if state.help {
+        let mut lines: Vec<Line> = KEYS
+            .iter()
+            .map(|(k, what)| {
+                Line::from(vec![
+                    Span::styled(format!("{k:>8}  "), theme.focus),
+                    Span::raw(*what),
+                ])
+            })
+            .collect();
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("K, R and restarting a server that is not mpm-top's ask first; nothing happens without y.", theme.dim)));
+        lines.push(Line::from(Span::styled(
+            "Any key closes this help.",
+            theme.dim,
+        )));
+        let height = u16::try_from(lines.len())
+            .unwrap_or(u16::MAX)
+            .saturating_add(2);
+        boxed(frame, centred(area, 70, height), "Keys", lines, theme.focus);
+    } else if state.detail {
+        let text = state.selected_event().map_or_else(
+            || "no event selected".to_owned(),
+            |e| serde_json::to_string_pretty(&e.payload).unwrap_or_default(),
+        );
+        let lines: Vec<Line> = text.lines().map(|l| Line::from(l.to_owned())).collect();
+        boxed(
+            frame,
+            centred(
+                area,
+                area.width.saturating_sub(10),
+                area.height.saturating_sub(4),
+            ),
+            "Event (Enter or Esc closes)",
+            lines,
+            theme.focus,
+        );
+    }
+}
