@@ -211,3 +211,72 @@ fn kill_confirm_dialog() {
 fn too_small_a_terminal_gets_a_message() {
     insta::assert_snapshot!(screen(&steady(), 60, 20));
 }
+
+#[test]
+fn claude_mpm_server() {
+    let mut s = State::new("http://localhost:8765", false);
+    let health = Health::parse(
+        json!({"status": "running", "service": "claude-mpm-monitor", "version": "1.0.0", "port": 8765, "pid": 3131, "uptime": 4000}),
+        std::time::Duration::ZERO,
+    );
+    update(&mut s, Action::Health(Ok(health)));
+    update(&mut s, Action::Connected);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "dashboard:welcome".into(),
+            data: json!({"message": "Connected to Claude MPM Unified Monitor"}),
+        },
+    );
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "claude_event".into(),
+            data: json!({"type": "claude_event", "subtype": "hook_execution", "session_id": null}),
+        },
+    );
+    insta::assert_snapshot!(screen(&s, 120, 36));
+}
+
+#[test]
+fn disconnected_and_reconnecting() {
+    let mut s = steady();
+    update(&mut s, Action::Tick(9.0));
+    update(
+        &mut s,
+        Action::Health(Err("no answer within 1000 ms".into())),
+    );
+    update(
+        &mut s,
+        Action::Disconnected("no pong for 5s (retry in 2.0s)".into()),
+    );
+    insta::assert_snapshot!(screen(&s, 120, 36));
+}
+
+#[test]
+fn each_pane_zoomed() {
+    for (key, name) in [
+        ('1', "status"),
+        ('2', "events"),
+        ('3', "rates"),
+        ('4', "resources"),
+        ('5', "config"),
+        ('6', "log"),
+    ] {
+        let mut s = steady();
+        update(&mut s, Action::Key(Key::Char(key)));
+        update(&mut s, Action::Key(Key::Char('z')));
+        insta::assert_snapshot!(format!("zoomed_{name}"), screen(&s, 120, 36));
+    }
+}
+
+#[test]
+fn restart_and_reset_confirm_dialogs() {
+    let mut s = steady();
+    s.server.kind = Some("Claude MPM".into());
+    update(&mut s, Action::Key(Key::Char('r')));
+    insta::assert_snapshot!("restart_dialog", screen(&s, 120, 36));
+    update(&mut s, Action::Key(Key::Esc));
+    update(&mut s, Action::Key(Key::Char('R')));
+    insta::assert_snapshot!("reset_dialog", screen(&s, 120, 36));
+}

@@ -1,0 +1,49 @@
+//! `cargo bench --bench console_render`: time to render one full console frame at 200×60 with
+//! full buffers (2,000 events, rates for 20 types), drawn into a TestBackend.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+
+use std::time::Instant;
+
+use mpm_top::app::{Action, State, update};
+use mpm_top::ui::{Theme, render};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+fn main() {
+    let mut state = State::new("http://127.0.0.1:8765", false);
+    for i in 0..5000u32 {
+        update(&mut state, Action::Tick(f64::from(i) / 10.0));
+        let subtype = if i % 2 == 0 { "pre_tool" } else { "post_tool" };
+        let name = format!("type_{}", i % 20);
+        update(
+            &mut state,
+            Action::FeedEvent {
+                name,
+                data: json!({"subtype": subtype, "session_id": "s", "correlation_id": format!("c-{}", i / 2), "data": {"tool_name": "Bash", "status": "success"}}),
+            },
+        );
+        update(&mut state, Action::Latency(0.5 + f64::from(i % 7) / 10.0));
+    }
+    let theme = Theme::new(false);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    for _ in 0..50 {
+        terminal.draw(|f| render(f, &state, &theme)).unwrap(); // warm-up
+    }
+    let mut times: Vec<f64> = (0..1000)
+        .map(|_| {
+            let started = Instant::now();
+            terminal.draw(|f| render(f, &state, &theme)).unwrap();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "full frame at 200x60, {} events held: mean {mean:.3} ms, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        state.events.len(),
+        times[500],
+        times[989],
+        times[999]
+    );
+}
