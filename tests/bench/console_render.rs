@@ -1,5 +1,5 @@
 //! `cargo bench --bench console_render`: time to render one full console frame at 200×60 with
-//! full buffers (2,000 events, rates for 20 types), drawn into a TestBackend.
+//! full buffers (2,000 events, rates for 20 types), drawn into a `TestBackend`.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::time::Instant;
