@@ -79,10 +79,15 @@ fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect
     } else {
         theme.border
     };
+    let title = if which == Pane::Events {
+        panes::events_title(state)
+    } else {
+        which.title().to_owned()
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(style)
-        .title(Span::styled(which.title(), style));
+        .title(Span::styled(title, style));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match which {

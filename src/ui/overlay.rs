@@ -93,7 +93,15 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             })
             .collect();
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("K, R and restarting a server that is not mpm-top's ask first; nothing happens without y.", theme.dim)));
+        // Short lines: the box's height counts lines, so nothing may wrap.
+        lines.push(Line::from(Span::styled(
+            "K, R, and r on a server not mpm-top's, ask first:",
+            theme.dim,
+        )));
+        lines.push(Line::from(Span::styled(
+            "nothing happens without y.",
+            theme.dim,
+        )));
         lines.push(Line::from(Span::styled(
             "Any key closes this help.",
             theme.dim,

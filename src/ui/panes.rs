@@ -109,6 +109,22 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     frame.render_widget(Sparkline::default().data(&data).style(theme.link), spark);
 }
 
+/// The Events pane's title, with what the user should not forget: pause and filter.
+#[must_use]
+pub fn events_title(state: &State) -> String {
+    let paused = if state.paused {
+        format!(" [PAUSED: {} new]", state.paused_new)
+    } else {
+        String::new()
+    };
+    let filter = if state.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" [filter '{}']", state.filter)
+    };
+    format!("2 Events{paused}{filter}")
+}
+
 /// Events: the merged stream, newest at the bottom.
 pub fn events(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let height = area.height.saturating_sub(1) as usize;
@@ -151,19 +167,12 @@ pub fn events(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             ])
             .style(style)
         });
-    let mut notes = Vec::new();
-    if state.paused {
-        notes.push(format!("PAUSED ({} new)", state.paused_new));
-    }
-    if !state.filter.is_empty() {
-        notes.push(format!("filter '{}'", state.filter));
-    }
     let header = Row::new(vec![
         "time".to_owned(),
         "src".into(),
         "event".into(),
         "session".into(),
-        format!("summary {}", notes.join(" ")),
+        "summary".to_owned(),
     ]);
     let table = Table::new(
         rows,

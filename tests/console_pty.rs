@@ -1,0 +1,220 @@
+//! The real binary in a pseudo-terminal: `mpm-top --demo` started, keys sent, the screen read
+//! back (vt100), the terminal restored on quit.
+//!
+//! The ignored test regenerates `screenshots/` from the real program:
+//! `cargo test --test console_pty -- --ignored`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+struct Console {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn std::io::Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _home: tempfile::TempDir,
+}
+
+impl Console {
+    fn start(args: &[&str]) -> Console {
+        let home = tempfile::tempdir().unwrap();
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 36,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        // Started by name from PATH, so its command line (shown in the socket table, and so in
+        // the screenshots) is `mpm-top --demo`, not this machine's build path.
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+        let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let mut cmd = CommandBuilder::new("mpm-top");
+        cmd.args(args);
+        cmd.env_clear();
+        cmd.env("HOME", home.path());
+        cmd.env("PATH", &path);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let parser = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                parser.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let writer = pair.master.take_writer().unwrap();
+        std::mem::forget(pair.master); // keep the pty open for the child's whole life
+        Console {
+            screen,
+            writer,
+            child,
+            _home: home,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.text();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "'{needle}' never appeared; the screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Escape on its own: followed at once by another key, a terminal reads it as Alt+key.
+    fn escape(&mut self) {
+        self.keys("\x1b");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn the_demo_runs_answers_keys_and_restores_the_terminal() {
+    let mut console = Console::start(&["--demo"]);
+    console.wait_for("server  mpm-top");
+    console.wait_for("tool_start");
+    console.keys("?");
+    console.wait_for("Any key closes this help.");
+    console.escape();
+    console.keys("/Bash\r");
+    console.wait_for("filter 'Bash'");
+    console.keys("q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = console.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "q did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = console.screen.lock().unwrap();
+    assert!(
+        !parser.screen().alternate_screen(),
+        "the alternate screen was left"
+    );
+}
+
+/// The screen as an SVG picture, cell by cell, with the terminal's colours.
+fn svg(screen: &vt100::Screen) -> String {
+    const W: f64 = 8.4;
+    const H: f64 = 17.0;
+    let (rows, cols) = screen.size();
+    let colour = |c: vt100::Color, default: &str| -> String {
+        const PALETTE: [&str; 16] = [
+            "#1e1e1e", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
+            "#666666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#ffffff",
+        ];
+        match c {
+            vt100::Color::Default => default.to_owned(),
+            vt100::Color::Idx(i) if i < 16 => PALETTE[i as usize].to_owned(),
+            vt100::Color::Idx(i) => format!("#{i:02x}{i:02x}{i:02x}"),
+            vt100::Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        }
+    };
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"#1e1e1e\"/>\n",
+        f64::from(cols) * W,
+        f64::from(rows) * H
+    );
+    for row in 0..rows {
+        for col in 0..cols {
+            let Some(cell) = screen.cell(row, col) else {
+                continue;
+            };
+            let text = cell.contents();
+            if text.trim().is_empty() {
+                continue;
+            }
+            let (x, y) = (f64::from(col) * W, f64::from(row) * H + 13.0);
+            let fg = colour(
+                if cell.inverse() {
+                    cell.bgcolor()
+                } else {
+                    cell.fgcolor()
+                },
+                "#d4d4d4",
+            );
+            let escaped = text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let weight = if cell.bold() {
+                " font-weight=\"bold\""
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" fill=\"{fg}\"{weight}>{escaped}</text>"
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[test]
+#[ignore = "writes screenshots/; run with --ignored to regenerate them"]
+fn regenerate_screenshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut console = Console::start(&["--demo"]);
+    console.wait_for("tool_stop");
+    std::thread::sleep(Duration::from_secs(8)); // let rates and the availability strip fill
+    let shot = |console: &Console, name: &str| {
+        let parser = console.screen.lock().unwrap();
+        std::fs::write(dir.join(format!("{name}.svg")), svg(parser.screen())).unwrap();
+    };
+    shot(&console, "main");
+    console.keys("?");
+    console.wait_for("Any key closes this help.");
+    shot(&console, "help");
+    console.escape();
+    console.keys("R");
+    console.wait_for("Reset configuration");
+    shot(&console, "reset-config-dialog");
+    console.keys("n2z\r");
+    console.wait_for("Event (Enter or Esc closes)");
+    shot(&console, "event-detail");
+    console.keys("q");
+}
