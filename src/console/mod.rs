@@ -22,8 +22,10 @@ use crate::{collect, doctor};
 
 /// The frame cap: at most one draw per this long, whatever the event rate.
 const FRAME: Duration = Duration::from_millis(50);
-/// How often time advances in the state.
-const TICK: Duration = Duration::from_millis(100);
+/// How often time advances in the state. Keys and events draw at once; the clock only needs
+/// seconds (rates and the availability strip are per second), and every tick is a redraw, so a
+/// faster tick would only cost idle CPU.
+const TICK: Duration = Duration::from_secs(1);
 
 /// Runs the console until the user quits. Returns the process exit status.
 #[must_use]

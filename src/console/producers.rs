@@ -35,7 +35,8 @@ pub async fn feed(url: String, tx: mpsc::Sender<Action>, stop: watch::Receiver<b
     }
 }
 
-/// Health every second; handshake, websocket, process and sockets every few seconds.
+/// Health every second; handshake, websocket, process and sockets every 5 s (the socket table
+/// scans /proc, the costliest probe the console runs).
 pub async fn probes(url: String, port: u16, tx: mpsc::Sender<Action>) {
     let timeout = Duration::from_secs(1);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -50,7 +51,7 @@ pub async fn probes(url: String, port: u16, tx: mpsc::Sender<Action>) {
         {
             return;
         }
-        if round % 3 == 0 {
+        if round % 5 == 0 {
             let (handshake, websocket) = tokio::join!(
                 http::handshake(&url, timeout),
                 http::websocket_upgrade(&url, timeout)

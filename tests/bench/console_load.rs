@@ -1,0 +1,181 @@
+//! `cargo bench --bench console_load`: what the console costs, in a real pseudo-terminal.
+//!
+//! 1. Idle: `mpm-top` monitoring an idle `mpm-top serve`, side by side with htop and btop
+//!    (each measured alone for 30 s, when installed): CPU as % of one core, and RSS.
+//! 2. Load: the console while 20,000 events/s reach it (`mpm-top bench` fan-out, each send
+//!    re-broadcast twice): CPU, RSS over time (flat means no backlog), and how long a key press
+//!    takes to show on screen.
+//!
+//! Everything runs on 127.0.0.1; the server and load generator are processes this bench starts.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+struct Tty {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn std::io::Write + Send>,
+}
+
+fn spawn(program: &str, args: &[String], home: &std::path::Path) -> Tty {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 36,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(args);
+    cmd.env("HOME", home);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("LANG", "C.UTF-8");
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
+    let parser = Arc::clone(&screen);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            parser.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let writer = pair.master.take_writer().unwrap();
+    std::mem::forget(pair.master);
+    Tty {
+        child,
+        screen,
+        writer,
+    }
+}
+
+/// (CPU time in ms, RSS in bytes) of `pid`.
+fn usage(pid: u32) -> (u64, u64) {
+    let pid = Pid::from_u32(pid);
+    let mut system = System::new();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_cpu().with_memory(),
+    );
+    system
+        .process(pid)
+        .map_or((0, 0), |p| (p.accumulated_cpu_time(), p.memory()))
+}
+
+/// CPU as % of one core over `secs`, and RSS at the end (MiB).
+fn measure(pid: u32, secs: u64) -> (f64, f64) {
+    let (c0, _) = usage(pid);
+    std::thread::sleep(Duration::from_secs(secs));
+    let (c1, rss) = usage(pid);
+    (
+        (c1 - c0) as f64 / (secs as f64 * 1000.0) * 100.0,
+        rss as f64 / f64::from(1u32 << 20),
+    )
+}
+
+fn installed(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+fn main() {
+    let home = tempfile::tempdir().unwrap();
+    let server =
+        common::ServeProcess::start(home.path(), &[], &[("SOCKETIO_LOG_LEVEL", "WARNING")]);
+    let exe = env!("CARGO_BIN_EXE_mpm-top").to_owned();
+    let console_args = vec![
+        "--host".to_owned(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        server.port.to_string(),
+    ];
+
+    println!("| program (idle, 30 s) | CPU, % of one core | RSS |\n|---|---|---|");
+    let mut programs = vec![("mpm-top".to_owned(), exe.clone(), console_args.clone())];
+    for other in ["htop", "btop"] {
+        if installed(other) {
+            programs.push((other.to_owned(), other.to_owned(), Vec::new()));
+        } else {
+            eprintln!("{other} is not installed: skipped");
+        }
+    }
+    for (name, program, args) in &programs {
+        let mut tty = spawn(program, args, home.path());
+        std::thread::sleep(Duration::from_secs(5)); // start-up is not idle
+        let (cpu, rss) = measure(tty.child.process_id().unwrap(), 30);
+        println!("| {name} | {cpu:.2}% | {rss:.1} MiB |");
+        let _ = tty.child.kill();
+    }
+
+    let mut tty = spawn(&exe, &console_args, home.path());
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = tty.child.process_id().unwrap();
+    let port = server.port.to_string();
+    // 10,000 sends/s, each re-broadcast as hook:event and claude_event: 20,000 events/s.
+    let mut load = common::mpm_top_command(home.path(), &[])
+        .args([
+            "bench",
+            "--json",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--clients",
+            "1",
+            "--events",
+            "200000",
+            "--rate",
+            "10000",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, rss_early) = usage(pid);
+    let (cpu, rss_mid) = measure(pid, 5);
+    let started = Instant::now();
+    tty.writer.write_all(b"?").unwrap();
+    tty.writer.flush().unwrap();
+    while !tty
+        .screen
+        .lock()
+        .unwrap()
+        .screen()
+        .contents()
+        .contains("Any key closes this help.")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the key press was never answered"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let key_ms = started.elapsed().as_secs_f64() * 1000.0;
+    std::thread::sleep(Duration::from_secs(5));
+    let (_, rss_late) = usage(pid);
+    let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
+    println!(
+        "\nUnder 20,000 events/s: CPU {cpu:.0}% of one core; RSS {:.1} → {:.1} → {:.1} MiB over 13 s; a key press showed on screen in {key_ms:.0} ms",
+        mib(rss_early),
+        rss_mid,
+        mib(rss_late)
+    );
+    let _ = load.kill();
+    let _ = load.wait();
+    let _ = tty.child.kill();
+}
