@@ -45,6 +45,15 @@ pub struct Session {
     pub connect_time: Duration,
 }
 
+/// An event's first argument, or null when it had none (or only binary data).
+#[must_use]
+pub fn first_argument(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+        _ => Value::Null,
+    }
+}
+
 /// Connects to `url` and waits up to `timeout` for the connect ack.
 ///
 /// # Errors
@@ -73,10 +82,7 @@ pub async fn connect(
         })
         .on_any(move |event, payload, _| {
             let at = Instant::now();
-            let data = match payload {
-                Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
-                _ => Value::Null,
-            };
+            let data = first_argument(payload);
             let _ = event_tx.send(Received {
                 name: event.as_str().to_owned(),
                 data,

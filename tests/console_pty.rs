@@ -8,107 +8,26 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use common::pty::Tty;
 
-struct Console {
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn std::io::Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    _home: tempfile::TempDir,
-}
-
-impl Console {
-    fn start(args: &[&str]) -> Console {
-        let home = tempfile::tempdir().unwrap();
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 36,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        // Started by name from PATH, so its command line (shown in the socket table, and so in
-        // the screenshots) is `mpm-top --demo`, not this machine's build path.
-        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
-        let mut path = std::ffi::OsString::from(exe.parent().unwrap());
-        path.push(":");
-        path.push(std::env::var_os("PATH").unwrap_or_default());
-        let mut cmd = CommandBuilder::new("mpm-top");
-        cmd.args(args);
-        cmd.env_clear();
-        cmd.env("HOME", home.path());
-        cmd.env("PATH", &path);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("LANG", "C.UTF-8");
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let parser = Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                parser.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        let writer = pair.master.take_writer().unwrap();
-        std::mem::forget(pair.master); // keep the pty open for the child's whole life
-        Console {
-            screen,
-            writer,
-            child,
-            _home: home,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = self.text();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "'{needle}' never appeared; the screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Escape on its own: followed at once by another key, a terminal reads it as Alt+key.
-    fn escape(&mut self) {
-        self.keys("\x1b");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// `mpm-top ARGS` in a pty with a scratch HOME. Started by name from PATH, so its command
+/// line (shown in the socket table, and so in the screenshots) is `mpm-top --demo`, not this
+/// machine's build path.
+fn console(args: &[&str]) -> (Tty, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+    let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    (Tty::spawn("mpm-top", &args, home.path(), &path), home)
 }
 
 #[test]
 fn the_demo_runs_answers_keys_and_restores_the_terminal() {
-    let mut console = Console::start(&["--demo"]);
+    let (mut console, _home) = console(&["--demo"]);
     console.wait_for("server  mpm-top");
     console.wait_for("tool_start");
     console.keys("?");
@@ -198,10 +117,10 @@ fn svg(screen: &vt100::Screen) -> String {
 fn regenerate_screenshots() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut console = Console::start(&["--demo"]);
+    let (mut console, _home) = console(&["--demo"]);
     console.wait_for("tool_stop");
     std::thread::sleep(Duration::from_secs(8)); // let rates and the availability strip fill
-    let shot = |console: &Console, name: &str| {
+    let shot = |console: &Tty, name: &str| {
         let parser = console.screen.lock().unwrap();
         std::fs::write(dir.join(format!("{name}.svg")), svg(parser.screen())).unwrap();
     };

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
+use rust_socketio::Event;
 use rust_socketio::asynchronous::ClientBuilder;
-use rust_socketio::{Event, Payload};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
@@ -115,10 +115,7 @@ pub async fn run(
             })
             .on_any(move |event, payload, _| {
                 let at = Instant::now();
-                let data = match payload {
-                    Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
-                    _ => Value::Null,
-                };
+                let data = crate::sio_client::first_argument(payload);
                 let name = event.as_str().to_owned();
                 if name == "dashboard:pong" {
                     if let Some(id) = data.get("timestamp").and_then(Value::as_u64) {

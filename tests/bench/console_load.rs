@@ -12,55 +12,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use common::pty::Tty;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-
-struct Tty {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn std::io::Write + Send>,
-}
-
-fn spawn(program: &str, args: &[String], home: &std::path::Path) -> Tty {
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 36,
-            cols: 120,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(program);
-    cmd.args(args);
-    cmd.env("HOME", home);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("LANG", "C.UTF-8");
-    let child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
-    let parser = Arc::clone(&screen);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            parser.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let writer = pair.master.take_writer().unwrap();
-    std::mem::forget(pair.master);
-    Tty {
-        child,
-        screen,
-        writer,
-    }
-}
 
 /// (CPU time in ms, RSS in bytes) of `pid`.
 fn usage(pid: u32) -> (u64, u64) {
@@ -97,6 +52,7 @@ fn main() {
     let server =
         common::ServeProcess::start(home.path(), &[], &[("SOCKETIO_LOG_LEVEL", "WARNING")]);
     let exe = env!("CARGO_BIN_EXE_mpm-top").to_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
     let console_args = vec![
         "--host".to_owned(),
         "127.0.0.1".into(),
@@ -114,14 +70,14 @@ fn main() {
         }
     }
     for (name, program, args) in &programs {
-        let mut tty = spawn(program, args, home.path());
+        let mut tty = Tty::spawn(program, args, home.path(), &path);
         std::thread::sleep(Duration::from_secs(5)); // start-up is not idle
         let (cpu, rss) = measure(tty.child.process_id().unwrap(), 30);
         println!("| {name} | {cpu:.2}% | {rss:.1} MiB |");
         let _ = tty.child.kill();
     }
 
-    let mut tty = spawn(&exe, &console_args, home.path());
+    let mut tty = Tty::spawn(&exe, &console_args, home.path(), &path);
     std::thread::sleep(Duration::from_secs(3));
     let pid = tty.child.process_id().unwrap();
     let port = server.port.to_string();
@@ -149,22 +105,8 @@ fn main() {
     let (_, rss_early) = usage(pid);
     let (cpu, rss_mid) = measure(pid, 5);
     let started = Instant::now();
-    tty.writer.write_all(b"?").unwrap();
-    tty.writer.flush().unwrap();
-    while !tty
-        .screen
-        .lock()
-        .unwrap()
-        .screen()
-        .contents()
-        .contains("Any key closes this help.")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the key press was never answered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    tty.keys("?");
+    tty.wait_for("Any key closes this help.");
     let key_ms = started.elapsed().as_secs_f64() * 1000.0;
     std::thread::sleep(Duration::from_secs(5));
     let (_, rss_late) = usage(pid);

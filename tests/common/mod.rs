@@ -2,6 +2,8 @@
 //! and the pinned Python peers.
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a different subset
 
+pub mod pty;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
