@@ -135,8 +135,23 @@ async fn main_loop(
         .checked_sub(FRAME)
         .unwrap_or_else(Instant::now);
     terminal.draw(|f| ui::render(f, &state, &theme))?;
+    // Changes not yet on screen: the frame cap defers a draw, it never drops one.
+    let mut dirty = false;
     loop {
-        if rx.recv_many(&mut batch, 512).await == 0 {
+        let received = if dirty {
+            let wait = FRAME.saturating_sub(drawn.elapsed());
+            if let Ok(n) = tokio::time::timeout(wait, rx.recv_many(&mut batch, 512)).await {
+                n
+            } else {
+                terminal.draw(|f| ui::render(f, &state, &theme))?;
+                drawn = Instant::now();
+                dirty = false;
+                continue;
+            }
+        } else {
+            rx.recv_many(&mut batch, 512).await
+        };
+        if received == 0 {
             return Ok(());
         }
         let mut key_pressed = false;
@@ -155,10 +170,13 @@ async fn main_loop(
         if state.quit {
             return Ok(());
         }
-        // Keys are answered at once; everything else waits for the frame cap.
+        // Keys are answered at once; everything else is drawn at most once per frame.
         if key_pressed || drawn.elapsed() >= FRAME {
             terminal.draw(|f| ui::render(f, &state, &theme))?;
             drawn = Instant::now();
+            dirty = false;
+        } else {
+            dirty = true;
         }
     }
 }
