@@ -37,10 +37,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static, 
 /// Gathers every fact the checks need. Strictly read-only.
 pub async fn gather(resolved: &Resolved) -> Facts {
     let s = resolved.settings.clone();
-    let base = s.url().replace(
-        &format!("//{}", s.host),
-        &format!("//{}", http::bracket(&s.host)),
-    );
+    let base = s.url(); // Settings::url already brackets IPv6 hosts
     let origin = s
         .cors_origins
         .iter()
