@@ -102,6 +102,8 @@ pub struct Timed<T> {
 pub struct Facts {
     /// The resolved configuration.
     pub settings: Settings,
+    /// The server checked.
+    pub target: crate::target::Target,
     /// Its findings.
     pub config_findings: Vec<Finding>,
     /// Processes listening on the port.

@@ -10,6 +10,7 @@ use crate::checks::{self, Check, Facts, LogFacts, Status, Timed};
 use crate::config::{Resolved, tilde};
 use crate::probes::http::{self, CLAUDE_MPM_PORTS};
 use crate::probes::{pidfiles, process, sockets};
+use crate::target::Target;
 
 /// Version of the `--json` document.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -34,18 +35,18 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static, 
     }
 }
 
-/// Gathers every fact the checks need. Strictly read-only.
-pub async fn gather(resolved: &Resolved) -> Facts {
+/// Gathers every fact the checks need about `target`. Strictly read-only.
+pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
     let s = resolved.settings.clone();
-    let base = s.url(); // Settings::url already brackets IPv6 hosts
+    let base = target.url();
     let origin = s
         .cors_origins
         .iter()
         .find(|o| *o != "*")
         .cloned()
         .unwrap_or_else(|| "http://localhost:3000".into());
-    let port = s.port;
-    // Claude MPM's range and the configured port_range, without the configured port itself.
+    let port = target.port;
+    // Claude MPM's range and the configured port_range, without the target's port itself.
     let mut other_ports: Vec<u16> = CLAUDE_MPM_PORTS
         .chain(
             s.port_range
@@ -62,14 +63,10 @@ pub async fn gather(resolved: &Resolved) -> Facts {
         timed(http::handshake(&base, PROBE_TIMEOUT)),
         timed(http::websocket_upgrade(&base, PROBE_TIMEOUT)),
         timed(http::cors(&base, &origin, PROBE_TIMEOUT)),
-        http::discover(&s.host, other_ports, Duration::from_millis(500)),
+        http::discover(&target.host, other_ports, Duration::from_millis(500)),
     );
-    let server_pid = health
-        .value
-        .as_ref()
-        .ok()
-        .and_then(|h| h.pid)
-        .or_else(|| holders.value.first().map(|p| p.pid));
+    // The process holding the port, by the socket table; /health's pid is only what it says.
+    let server_pid = holders.value.first().map(|p| p.pid);
     let process = timed(blocking(
         move || server_pid.and_then(|pid| process::stats(pid, Duration::from_millis(200))),
         None,
@@ -82,6 +79,7 @@ pub async fn gather(resolved: &Resolved) -> Facts {
     let pid_files = blocking(move || pidfiles::all(&pid_file, &cwd), Vec::new()).await;
     Facts {
         settings: s,
+        target: target.clone(),
         config_findings: resolved.findings.clone(),
         holders,
         health,
@@ -237,13 +235,13 @@ pub async fn run(resolved: &Resolved, only: &[String], json: bool) -> u8 {
         );
         return 2;
     }
-    let target = resolved.settings.url();
-    let facts = gather(resolved).await;
+    let target = Target::configured(resolved);
+    let facts = gather(resolved, &target).await;
     let results = checks::evaluate(&facts, only);
     let out = if json {
-        format!("{:#}\n", to_json(&target, &facts, &results))
+        format!("{:#}\n", to_json(&target.url(), &facts, &results))
     } else {
-        to_text(&target, &results, Style::detect())
+        to_text(&target.url(), &results, Style::detect())
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     exit_code(&results)

@@ -22,6 +22,9 @@
 //! - [`collect`]: the debug bundle, redacted, written 0600.
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
+//! - [`target`]: the one server a console, `doctor` or action is about, and how it was chosen.
+//! - [`text`]: the one sanitiser every string from outside passes before it is drawn or logged.
+//! - [`bounded`]: the ring and the capped counter map every buffer fed from outside uses.
 //!
 //! - [`app`]: console state, `Action`, `update(state, action) -> effects` (no I/O), key map.
 //! - [`console`]: the runtime: producers, the event loop, effects, `--demo`.
@@ -31,6 +34,7 @@
 pub mod actions;
 pub mod app;
 pub mod bench;
+pub mod bounded;
 pub mod checks;
 pub mod cli;
 pub mod collect;
@@ -42,4 +46,6 @@ pub mod fd_limit;
 pub mod probes;
 pub mod serve;
 pub mod sio_client;
+pub mod target;
+pub mod text;
 pub mod ui;

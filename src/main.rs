@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use mpm_top::cli::{BenchArgs, Cli, Command, TestArgs};
 use mpm_top::config::{self, Resolved, Severity};
+use mpm_top::target::Target;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
             "restart",
             block_on(mpm_top::actions::restart::restart(
                 &resolved,
+                &Target::configured(&resolved),
                 args.yes,
                 &audit(&resolved),
             )),
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
             "recover",
             block_on(mpm_top::actions::restart::recover(
                 &resolved,
+                &Target::configured(&resolved),
                 args.yes,
                 &audit(&resolved),
             )),
@@ -55,7 +58,15 @@ fn main() -> ExitCode {
             let path = cli.collect.clone().unwrap_or_default();
             ExitCode::from(block_on(mpm_top::collect::run(&resolved, &path)).unwrap_or(1))
         }
-        None => ExitCode::from(mpm_top::console::run(resolved, cli.demo, cli.read_only)),
+        None => {
+            let options = mpm_top::console::Options {
+                demo: cli.demo,
+                read_only: cli.read_only,
+                flags: cli.flag_values(),
+                config_file: cli.config.clone(),
+            };
+            ExitCode::from(mpm_top::console::run(resolved, &options))
+        }
     }
 }
 

@@ -54,19 +54,25 @@ pub fn first_argument(payload: Payload) -> Value {
     }
 }
 
-/// Connects to `url` and waits up to `timeout` for the connect ack.
+/// Connects to `url`, hands every event to `on_event` and the end of the connection (closed,
+/// or an error) to `on_close`, and returns once the server has acked, with the time that took.
+/// The one place a `rust_socketio` client is built: `test`, `bench` and the console's feed all
+/// wait for the ack before they emit.
 ///
 /// # Errors
-/// When the server cannot be reached or does not ack in time.
-pub async fn connect(
+/// When the server cannot be reached or does not ack within `timeout`.
+pub async fn open(
     url: &str,
     transport: Transport,
     timeout: Duration,
-) -> anyhow::Result<Session> {
+    on_event: impl Fn(Received) + Send + Sync + 'static,
+    on_close: impl Fn(String) + Send + Sync + 'static,
+) -> anyhow::Result<(Client, Duration)> {
     let started = Instant::now();
-    let (event_tx, events) = mpsc::unbounded_channel();
     let (open_tx, open_rx) = oneshot::channel();
     let open_tx = std::sync::Mutex::new(Some(open_tx));
+    let on_close = std::sync::Arc::new(on_close);
+    let on_error = on_close.clone();
     let builder = ClientBuilder::new(url)
         .transport_type(match transport {
             Transport::Upgrade => TransportType::Any,
@@ -80,12 +86,19 @@ pub async fn connect(
             }
             async {}.boxed()
         })
+        .on(Event::Close, move |_, _| {
+            on_close("the connection closed".into());
+            async {}.boxed()
+        })
+        .on(Event::Error, move |payload, _| {
+            on_error(format!("{payload:?}"));
+            async {}.boxed()
+        })
         .on_any(move |event, payload, _| {
             let at = Instant::now();
-            let data = first_argument(payload);
-            let _ = event_tx.send(Received {
+            on_event(Received {
                 name: event.as_str().to_owned(),
-                data,
+                data: first_argument(payload),
                 at,
             });
             async {}.boxed()
@@ -96,14 +109,38 @@ pub async fn connect(
         .with_context(|| format!("cannot connect to {url}"))?;
     let remaining = timeout.saturating_sub(started.elapsed());
     if let Ok(Ok(at)) = tokio::time::timeout(remaining, open_rx).await {
-        return Ok(Session {
-            client,
-            events,
-            connect_time: at - started,
-        });
+        return Ok((client, at - started));
     }
     let _ = client.disconnect().await;
     bail!("{url} accepted the connection but sent no Socket.IO connect ack within {timeout:?}")
+}
+
+/// Connects to `url` and waits up to `timeout` for the connect ack; events queue on
+/// [`Session::events`].
+///
+/// # Errors
+/// When the server cannot be reached or does not ack in time.
+pub async fn connect(
+    url: &str,
+    transport: Transport,
+    timeout: Duration,
+) -> anyhow::Result<Session> {
+    let (event_tx, events) = mpsc::unbounded_channel();
+    let (client, connect_time) = open(
+        url,
+        transport,
+        timeout,
+        move |event| {
+            let _ = event_tx.send(event);
+        },
+        |_| {},
+    )
+    .await?;
+    Ok(Session {
+        client,
+        events,
+        connect_time,
+    })
 }
 
 impl Session {
@@ -128,6 +165,12 @@ impl Session {
                 Ok(None) | Err(_) => return None,
             }
         }
+    }
+
+    /// The underlying client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Disconnects cleanly.

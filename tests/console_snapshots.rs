@@ -3,10 +3,13 @@
 //! and review the diff.
 #![allow(clippy::unwrap_used)]
 
-use mpm_top::app::{Action, Key, State, update};
+use mpm_top::app::{Action, Key, Stamp, State, update};
+use mpm_top::config::ConfigRow;
 use mpm_top::probes::http::Health;
+use mpm_top::probes::logtail::LogLine;
 use mpm_top::probes::process::{ProcessInfo, ProcessStats};
 use mpm_top::probes::sockets::SocketRow;
+use mpm_top::target::{Chosen, Target};
 use mpm_top::ui::{Theme, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -30,31 +33,59 @@ fn server() -> ProcessInfo {
     }
 }
 
+fn target(port: u16, chosen: Chosen) -> Target {
+    Target {
+        scheme: "http",
+        host: "127.0.0.1".into(),
+        port,
+        chosen,
+    }
+}
+
+fn row(key: &str, value: &str, source: &str, shadowed: &str, finding: Option<&str>) -> ConfigRow {
+    ConfigRow {
+        key: key.into(),
+        value: value.into(),
+        source: source.into(),
+        shadowed: shadowed.into(),
+        finding: finding.map(str::to_owned),
+    }
+}
+
+fn at(secs: f64) -> Stamp {
+    Stamp::fixed(secs)
+}
+
+fn feed(s: &mut State, name: &str, data: serde_json::Value, secs: f64) {
+    update(
+        s,
+        Action::FeedEvent {
+            name: name.into(),
+            data,
+            at: at(secs),
+        },
+    );
+}
+
 /// A server with a short history of a Claude MPM session.
 fn steady() -> State {
-    let mut s = State::new("http://127.0.0.1:8765", false);
+    let mut s = State::new(target(9100, Chosen::Named("flag --port".into())), false);
     s.config = vec![
-        [
-            "host".into(),
-            "localhost".into(),
-            "default".into(),
-            String::new(),
-            String::new(),
-        ],
-        [
-            "port".into(),
-            "9100".into(),
-            "flag --port".into(),
-            "9000 (env SOCKETIO_PORT), 8765 (default)".into(),
-            String::new(),
-        ],
-        [
-            "hook_port".into(),
-            "8765".into(),
-            "default".into(),
-            String::new(),
-            "hooks post to localhost:8765 but the server is configured for localhost:9100".into(),
-        ],
+        row("host", "localhost", "default", "", None),
+        row(
+            "port",
+            "9100",
+            "flag --port",
+            "9000 (env SOCKETIO_PORT), 8765 (default)",
+            None,
+        ),
+        row(
+            "hook_port",
+            "8765",
+            "default",
+            "",
+            Some("hooks post to localhost:8765 but the server is configured for localhost:9100"),
+        ),
     ];
     let health = Health::parse(
         json!({"status": "running", "service": "mpm-top", "pid": 4242, "uptime": 75, "clients": 2}),
@@ -76,7 +107,7 @@ fn steady() -> State {
         pid: 4242,
         rss_bytes: 9 << 20,
         cpu_percent: 0.4,
-        threads: Some(1),
+        threads: Some(3),
         open_files: Some(14),
         fd_limit: Some(1024),
         uptime_secs: 75,
@@ -95,36 +126,59 @@ fn steady() -> State {
             owners: vec![server()],
         },
     ];
-    update(&mut s, Action::Resources(Some(stats), sockets));
-    let mut t = 1.0;
-    for (i, (subtype, tool)) in [
-        ("pre_tool", "Read"),
-        ("post_tool", "Read"),
-        ("pre_tool", "Bash"),
-        ("post_tool", "Bash"),
-        ("pre_tool", "Edit"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        t += 0.5;
-        update(&mut s, Action::Tick(t));
-        let corr = format!("c-{}", i / 2);
-        update(
-            &mut s,
-            Action::FeedEvent {
-                name: "tool_event".into(),
-                data: json!({"subtype": subtype, "session_id": "sess-1", "correlation_id": corr, "data": {"tool_name": tool, "status": "success"}}),
-            },
-        );
-    }
     update(
         &mut s,
-        Action::FeedEvent {
-            name: "claude_event".into(),
-            data: json!({"subtype": "user_prompt", "session_id": "sess-1"}),
+        Action::Resources {
+            process: Some(stats),
+            sockets,
+            at: at(1.0),
         },
     );
+    // Arrival times 250 ms, 1.5 s apart; the Bash pair also carries the hook's own timestamps,
+    // 2.4 s apart, which win over the arrival times.
+    for (secs, subtype, tool, corr, sent) in [
+        (1.000, "pre_tool", "Read", "c-0", None),
+        (1.250, "post_tool", "Read", "c-0", None),
+        (
+            2.000,
+            "pre_tool",
+            "Bash",
+            "c-1",
+            Some("2026-11-26T10:00:02.000000+00:00"),
+        ),
+        (
+            4.500,
+            "post_tool",
+            "Bash",
+            "c-1",
+            Some("2026-11-26T10:00:04.400000+00:00"),
+        ),
+        (5.000, "pre_tool", "Edit", "c-2", None),
+    ] {
+        feed(
+            &mut s,
+            "tool_event",
+            json!({"subtype": subtype, "session_id": "sess-1", "correlation_id": corr, "source": "hook", "timestamp": sent, "data": {"tool_name": tool, "status": "success"}}),
+            secs,
+        );
+    }
+    // The same tool_stop in the server's log: one row, marked sio+log.
+    update(
+        &mut s,
+        Action::LogLine(
+            LogLine::from_text(
+                "2026-11-26T10:00:04.401Z  INFO tool_stop tool=Bash correlation_id=c-1 session=sess-1 status=success (post_tool)",
+            ),
+            at(4.502),
+        ),
+    );
+    feed(
+        &mut s,
+        "claude_event",
+        json!({"subtype": "user_prompt", "session_id": "sess-1"}),
+        5.5,
+    );
+    update(&mut s, Action::Tick(at(6.0)));
     s
 }
 
@@ -135,7 +189,7 @@ fn steady_state() {
 
 #[test]
 fn no_server() {
-    let mut s = State::new("http://localhost:8765", false);
+    let mut s = State::new(target(8765, Chosen::Default), false);
     update(
         &mut s,
         Action::Health(Err("connection refused: nothing is listening".into())),
@@ -154,12 +208,11 @@ fn paused_and_filtered_stream() {
         update(&mut s, Action::Key(Key::Char(key)));
     }
     update(&mut s, Action::Key(Key::Enter));
-    update(
+    feed(
         &mut s,
-        Action::FeedEvent {
-            name: "tool_event".into(),
-            data: json!({"subtype": "pre_tool", "correlation_id": "c-9", "data": {"tool_name": "Bash"}}),
-        },
+        "tool_event",
+        json!({"subtype": "pre_tool", "correlation_id": "c-9", "data": {"tool_name": "Bash"}}),
+        7.0,
     );
     insta::assert_snapshot!(screen(&s, 120, 36));
 }
@@ -193,15 +246,16 @@ fn kill_confirm_dialog() {
     };
     update(
         &mut s,
-        Action::Resources(
-            None,
-            vec![SocketRow {
+        Action::Resources {
+            process: None,
+            sockets: vec![SocketRow {
                 state: "LISTEN".into(),
                 local: "127.0.0.1:8765".into(),
                 remote: "0.0.0.0:0".into(),
                 owners: vec![foreign],
             }],
-        ),
+            at: at(7.0),
+        },
     );
     update(&mut s, Action::Key(Key::Char('K')));
     insta::assert_snapshot!(screen(&s, 120, 36));
@@ -214,26 +268,25 @@ fn too_small_a_terminal_gets_a_message() {
 
 #[test]
 fn claude_mpm_server() {
-    let mut s = State::new("http://localhost:8765", false);
+    let mut s = State::new(target(8765, Chosen::Default), false);
     let health = Health::parse(
         json!({"status": "running", "service": "claude-mpm-monitor", "version": "1.0.0", "port": 8765, "pid": 3131, "uptime": 4000}),
         std::time::Duration::ZERO,
     );
     update(&mut s, Action::Health(Ok(health)));
     update(&mut s, Action::Connected);
-    update(
+    feed(
         &mut s,
-        Action::FeedEvent {
-            name: "dashboard:welcome".into(),
-            data: json!({"message": "Connected to Claude MPM Unified Monitor"}),
-        },
+        "dashboard:welcome",
+        json!({"message": "Connected to Claude MPM Unified Monitor", "session_id": "cPSMgQCBCsCSszoaAAAG"}),
+        0.017,
     );
-    update(
+    feed(&mut s, "dashboard:client:count", json!({"count": 2}), 0.017);
+    feed(
         &mut s,
-        Action::FeedEvent {
-            name: "claude_event".into(),
-            data: json!({"type": "claude_event", "subtype": "hook_execution", "session_id": null}),
-        },
+        "claude_event",
+        json!({"type": "claude_event", "subtype": "hook_execution", "session_id": null}),
+        1.382,
     );
     insta::assert_snapshot!(screen(&s, 120, 36));
 }
@@ -241,7 +294,7 @@ fn claude_mpm_server() {
 #[test]
 fn disconnected_and_reconnecting() {
     let mut s = steady();
-    update(&mut s, Action::Tick(9.0));
+    update(&mut s, Action::Tick(at(9.0)));
     update(
         &mut s,
         Action::Health(Err("no answer within 1000 ms".into())),
@@ -279,4 +332,37 @@ fn restart_and_reset_confirm_dialogs() {
     update(&mut s, Action::Key(Key::Esc));
     update(&mut s, Action::Key(Key::Char('R')));
     insta::assert_snapshot!("reset_dialog", screen(&s, 120, 36));
+}
+
+#[test]
+fn escape_sequences_from_a_server_are_shown_not_obeyed() {
+    let mut s = steady();
+    let hostile = "\u{1b}]2;PWNED\u{7}\u{1b}[2J\u{1b}[31mBash\r\n2026-11-26 ERROR forged";
+    feed(
+        &mut s,
+        "tool_event",
+        json!({"subtype": "pre_tool", "correlation_id": "c-h", "session_id": "\u{9b}31m", "data": {"tool_name": hostile}}),
+        8.0,
+    );
+    for key in ['2', 'z'] {
+        update(&mut s, Action::Key(Key::Char(key)));
+    }
+    let text = screen(&s, 120, 36);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\e]2;PWNED\\x07\\e[2J\\e[31mBash\\r\\n2026-11"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_named_target_that_is_silent_offers_the_server_found_elsewhere() {
+    let mut s = State::new(target(18931, Chosen::Named("flag --port".into())), false);
+    update(
+        &mut s,
+        Action::Health(Err("connection refused: nothing is listening".into())),
+    );
+    update(&mut s, Action::Found(vec![(8779, "mpm-top".into())]));
+    insta::assert_snapshot!(screen(&s, 120, 36));
 }

@@ -1,7 +1,7 @@
 //! Graceful restart and emergency recovery, the guide's scripts without `pgrep -f`,
 //! `killall` or `fuser -k`: the targets are the processes actually holding the port.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
@@ -10,48 +10,46 @@ use super::{Audit, confirm};
 use crate::config::Resolved;
 use crate::probes::http::{self, ServerKind};
 use crate::probes::pidfiles;
-use crate::probes::process::{ProcessInfo, describe};
+use crate::probes::process::ProcessInfo;
 use crate::probes::sockets::holders;
+use crate::target::Target;
 
 /// How long a restarted server gets to answer `/health`, as the guide's script waits.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The server to stop: the process `/health` names, else the port's holders.
-pub async fn current_server(resolved: &Resolved) -> (Vec<ProcessInfo>, Option<ServerKind>) {
-    let s = &resolved.settings;
-    let health = http::health(&s.url(), Duration::from_secs(2)).await.ok();
-    let port = s.port;
-    let mut targets = tokio::task::spawn_blocking(move || holders(port))
+/// The server to stop: the processes holding the target's port, by this machine's socket
+/// table. The PID a server reports in `/health` is never a target: anything can claim one.
+pub async fn current_server(target: &Target) -> (Vec<ProcessInfo>, Option<ServerKind>) {
+    let health = http::health(&target.url(), Duration::from_secs(2))
+        .await
+        .ok();
+    let port = target.port;
+    let targets = tokio::task::spawn_blocking(move || holders(port))
         .await
         .unwrap_or_default();
-    if let Some(p) = health.as_ref().and_then(|h| h.pid).and_then(describe) {
-        if !targets.iter().any(|t| t.pid == p.pid) {
-            targets.insert(0, p);
-        }
-    }
     (targets, health.map(|h| h.kind))
 }
 
-/// Starts the bundled server detached (`mpm-top serve --daemon`) on the configured host and
-/// port, and waits for `/health`.
+/// Starts the bundled server detached (`mpm-top serve --daemon`) on the target's host and
+/// port, with the configuration file in force, and waits for `/health`.
 ///
 /// # Errors
 /// When it cannot be started or does not answer within [`READY_TIMEOUT`].
 pub async fn start_server(
     resolved: &Resolved,
+    target: &Target,
     audit: &Audit,
     action: &str,
 ) -> anyhow::Result<String> {
-    let s = &resolved.settings;
     let exe = std::env::current_exe().context("cannot find the mpm-top executable")?;
     let mut command = tokio::process::Command::new(exe);
     command.args([
         "serve",
         "--daemon",
         "--host",
-        &s.host,
+        &target.host,
         "--port",
-        &s.port.to_string(),
+        &target.port.to_string(),
     ]);
     let explicit_file = crate::config::expand_tilde(&resolved.file_shown, resolved.home.as_deref());
     if resolved.file_status != crate::config::FileStatus::Missing {
@@ -59,7 +57,7 @@ pub async fn start_server(
     }
     audit.step(
         action,
-        &format!("{}:{}", s.host, s.port),
+        &target.authority(),
         "starting mpm-top serve --daemon",
     );
     let out = command
@@ -71,25 +69,25 @@ pub async fn start_server(
         audit.step(action, "mpm-top serve", &format!("failed: {why}"));
         bail!("the new server did not start: {why}");
     }
-    let url = s.url();
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(h) = http::health(&url, Duration::from_secs(2)).await {
+    let url = target.url();
+    match http::wait_for_health(&url, READY_TIMEOUT).await {
+        Ok(h) => {
             audit.step(
                 action,
                 &url,
                 &format!(
-                    "/health answers '{}' (PID {})",
-                    h.status,
+                    "/health answers '{}' (it says PID {})",
+                    crate::text::sanitize(&h.status),
                     h.pid.unwrap_or_default()
                 ),
             );
-            return Ok(url);
+            Ok(url)
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        Err(e) => {
+            audit.step(action, &url, &format!("no /health answer: {e}"));
+            bail!("the new server did not answer {url}/health within {READY_TIMEOUT:?}: {e}")
+        }
     }
-    audit.step(action, &url, "no /health answer");
-    bail!("the new server did not answer {url}/health within {READY_TIMEOUT:?}")
 }
 
 fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Result<()> {
@@ -106,14 +104,15 @@ fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Res
 ///
 /// # Errors
 /// When a step fails or the user declines.
-pub async fn restart(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::Result<String> {
-    let (targets, kind) = current_server(resolved).await;
+pub async fn restart(
+    resolved: &Resolved,
+    target: &Target,
+    yes: bool,
+    audit: &Audit,
+) -> anyhow::Result<String> {
+    let (targets, kind) = current_server(target).await;
     if targets.is_empty() {
-        audit.step(
-            "restart",
-            &resolved.settings.url(),
-            "no server running; starting one",
-        );
+        audit.step("restart", &target.url(), "no server running; starting one");
     } else if kind != Some(ServerKind::MpmTop) {
         let what = kind.map_or("a process that is not mpm-top's server".into(), |k| {
             format!("a {} server", k.label())
@@ -129,7 +128,7 @@ pub async fn restart(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::R
     let work = targets.clone();
     let audit2 = audit.clone();
     tokio::task::spawn_blocking(move || stop_all(&work, &audit2, "restart")).await??;
-    start_server(resolved, audit, "restart").await
+    start_server(resolved, target, audit, "restart").await
 }
 
 /// `mpm-top recover`: kill the port's holders (listed, confirmed), remove stale PID files (only
@@ -137,12 +136,17 @@ pub async fn restart(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::R
 ///
 /// # Errors
 /// When a step fails or the user declines.
-pub async fn recover(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::Result<String> {
-    let (targets, _) = current_server(resolved).await;
+pub async fn recover(
+    resolved: &Resolved,
+    target: &Target,
+    yes: bool,
+    audit: &Audit,
+) -> anyhow::Result<String> {
+    let (targets, _) = current_server(target).await;
     if !targets.is_empty() {
         let question = format!(
             "These processes hold port {}:\n{}Kill them?",
-            resolved.settings.port,
+            target.port,
             describe_targets(&targets)
         );
         if !confirm(&question, yes) {
@@ -167,5 +171,5 @@ pub async fn recover(resolved: &Resolved, yes: bool, audit: &Audit) -> anyhow::R
             ),
         }
     }
-    start_server(resolved, audit, "recover").await
+    start_server(resolved, target, audit, "recover").await
 }

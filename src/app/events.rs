@@ -1,19 +1,30 @@
 //! Turning feed events, log lines and probe results into state: the stream, tool pairing,
-//! rates and availability.
+//! rates and availability. Every happening arrives with its own [`Stamp`].
 
 use serde_json::Value;
 
-use super::state::{EventRow, Origin, RATE_HISTORY, Ring, State};
+use super::state::{EventRow, MAX_OPEN_TOOLS, OpenTool, Origin, RATE_HISTORY, Ring, State};
+use super::time::{Stamp, seconds_between, sender_time};
 use crate::probes::http::Health;
+use crate::probes::logfields::{self, Level};
 use crate::probes::logtail::{LineKind, LogLine};
+use crate::text::{clean, truncate};
 
 /// A tool open longer than this is a finding in the status pane.
 pub const LONG_TOOL_SECS: f64 = 120.0;
+/// How far back a copy of the same happening is looked for (the feed and the log deliver
+/// within milliseconds of each other; this is generous).
+const SAME_HAPPENING_ROWS: usize = 256;
+/// Longest summary kept.
+const SUMMARY_CHARS: usize = 200;
 
-/// A second passed (or part of one): roll the rate buckets, record availability.
-pub fn tick(state: &mut State, now: f64) {
+/// The clock moved: roll the per-second rate buckets.
+pub fn tick(state: &mut State, now: Stamp) {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // seconds since start
-    let (before, after) = (state.now as u64, now as u64);
+    let (before, after) = (state.now.mono as u64, now.mono as u64);
+    if now.mono < state.now.mono {
+        return; // a stamp older than the clock (a slow producer) does not move it back
+    }
     state.now = now;
     for _ in before..after.min(before + RATE_HISTORY as u64) {
         for ring in state.rates.values_mut() {
@@ -23,8 +34,9 @@ pub fn tick(state: &mut State, now: f64) {
 }
 
 fn count(state: &mut State, kind: &str) {
-    *state.totals.entry(kind.to_owned()).or_default() += 1;
-    let ring = state.rates.entry(kind.to_owned()).or_insert_with(|| {
+    let key = state.totals.key_for(kind).to_owned();
+    state.totals.bump(kind);
+    let ring = state.rates.entry(key).or_insert_with(|| {
         let mut r = Ring::new(RATE_HISTORY);
         r.push(0);
         r
@@ -34,83 +46,199 @@ fn count(state: &mut State, kind: &str) {
     }
 }
 
-fn push(state: &mut State, row: EventRow) {
-    if state.paused {
-        state.paused_new += 1;
+/// A row as the feed or the log tailer made it, before it is merged or pushed.
+struct Happening {
+    at: Stamp,
+    origin: Origin,
+    name: String,
+    subtype: String,
+    session: String,
+    summary: String,
+    key: Option<String>,
+    payload: Value,
+    /// For tool rows: correlation id, tool, and the sender's own time.
+    tool: Option<ToolCall>,
+}
+
+struct ToolCall {
+    correlation: String,
+    tool: String,
+    sent: Option<(String, chrono::DateTime<chrono::FixedOffset>)>,
+}
+
+/// Merges into a recent copy from the other source, or pushes a new row.
+fn record(state: &mut State, h: Happening) {
+    tick(state, h.at); // so the event counts in the second it arrived in
+    if let Some(key) = &h.key {
+        let copy = state
+            .events
+            .iter_mut()
+            .rev()
+            .take(SAME_HAPPENING_ROWS)
+            .find(|row| row.key.as_ref() == Some(key) && row.origin != h.origin);
+        if let Some(row) = copy {
+            row.origin = Origin::Both;
+            if h.origin == Origin::Feed {
+                // The feed's copy carries the whole payload; the log's only a line.
+                row.payload = h.payload;
+                row.summary = h.summary;
+            }
+            return;
+        }
     }
+    count(state, &h.name);
+    let duration = h
+        .tool
+        .as_ref()
+        .and_then(|call| pair(state, &h.name, call, h.at));
+    let row = EventRow {
+        id: state.next_id,
+        at: h.at,
+        origin: h.origin,
+        name: h.name,
+        subtype: h.subtype,
+        session: h.session,
+        summary: h.summary,
+        duration,
+        key: h.key,
+        payload: h.payload,
+    };
+    state.next_id += 1;
     state.events.push(row);
 }
 
-/// An event from the Socket.IO feed.
-pub fn from_feed(state: &mut State, name: &str, data: Value) {
+/// Opens or closes a tool call; a stop gets its duration: by the sender's own clock when both
+/// ends carry a timestamp from the same sender, else by the arrival instants.
+fn pair(state: &mut State, name: &str, call: &ToolCall, at: Stamp) -> Option<f64> {
+    match name {
+        "tool_start" => {
+            if state.running.len() >= MAX_OPEN_TOOLS {
+                let oldest = state
+                    .running
+                    .iter()
+                    .min_by(|a, b| a.1.started.mono.total_cmp(&b.1.started.mono))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    state.running.remove(&k);
+                    state.running_dropped += 1;
+                }
+            }
+            state.running.insert(
+                call.correlation.clone(),
+                OpenTool {
+                    tool: call.tool.clone(),
+                    started: at,
+                    sent: call.sent.clone(),
+                },
+            );
+            None
+        }
+        "tool_stop" => {
+            let open = state.running.remove(&call.correlation)?;
+            match (&open.sent, &call.sent) {
+                (Some((from_a, t0)), Some((from_b, t1))) if from_a == from_b => {
+                    Some(seconds_between(*t0, *t1))
+                }
+                _ => Some(at.mono - open.started.mono),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => clean(s),
+        Value::Null => String::new(),
+        other => clean(&other.to_string()),
+    }
+}
+
+/// A field at the top of the payload, else in its `data`.
+fn field<'a>(data: &'a Value, name: &str) -> &'a Value {
+    match data.get(name) {
+        Some(v) if !v.is_null() => v,
+        _ => data
+            .get("data")
+            .and_then(|d| d.get(name))
+            .unwrap_or(&Value::Null),
+    }
+}
+
+/// An event from the Socket.IO feed, stamped when it arrived.
+pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
     if name == "dashboard:pong" {
         return; // the console's own pings: shown as latency, not as traffic
     }
-    let subtype = data
-        .get("subtype")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let session = data
-        .get("session_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let correlation = data
-        .get("correlation_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let tool = data["data"]["tool_name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    if name == "dashboard:client:count" {
+        if let Some(n) = data.get("count").and_then(Value::as_u64) {
+            state.server.clients = Some(n);
+        }
+    }
+    let subtype = text_of(field(&data, "subtype"));
+    let session = text_of(field(&data, "session_id"));
+    let correlation = text_of(field(&data, "correlation_id"));
+    let tool = text_of(&data["data"]["tool_name"]);
     // Claude MPM's pre_tool/post_tool are the guide's tool_start/tool_stop.
     let shown = match subtype.as_str() {
-        "pre_tool" => "tool_start",
-        "post_tool" => "tool_stop",
-        _ => name,
-    }
-    .to_owned();
-    let mut duration = None;
+        "pre_tool" => "tool_start".to_owned(),
+        "post_tool" => "tool_stop".to_owned(),
+        _ if name == "dashboard:welcome" => "connect".to_owned(),
+        _ => clean(name),
+    };
+    let sender = text_of(field(&data, "source"));
+    let sent = sender_time(field(&data, "timestamp")).map(|t| (sender, t));
+    let mut key = None;
+    let mut call = None;
     let summary = match shown.as_str() {
-        "tool_start" => {
-            state
-                .running
-                .insert(correlation.clone(), (tool.clone(), state.now));
-            tool
+        "tool_start" | "tool_stop" => {
+            key = (!correlation.is_empty()).then(|| format!("{shown} {correlation}"));
+            let status = text_of(&data["data"]["status"]);
+            call = (!correlation.is_empty()).then(|| ToolCall {
+                correlation,
+                tool: tool.clone(),
+                sent,
+            });
+            if shown == "tool_stop" && !status.is_empty() {
+                format!("{tool} {status}")
+            } else {
+                tool
+            }
         }
-        "tool_stop" => {
-            duration = state
-                .running
-                .remove(&correlation)
-                .map(|(_, started)| state.now - started);
-            let status = data["data"]["status"].as_str().unwrap_or_default();
-            format!("{tool} {status}")
+        "connect" => {
+            // Our own connection: the welcome names our sid, as the server's log does.
+            let sid = text_of(&data["session_id"]);
+            key = (!sid.is_empty()).then(|| format!("connect {sid}"));
+            format!("sid={sid} (this console)")
         }
-        "dashboard:client:count" => format!("{} client(s)", data["count"]),
-        _ => data
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or(&subtype)
-            .to_owned(),
+        "dashboard:client:count" => format!("{} client(s)", text_of(&data["count"])),
+        _ => {
+            let message = text_of(field(&data, "message"));
+            if message.is_empty() {
+                subtype.clone()
+            } else {
+                message
+            }
+        }
     };
-    count(state, &shown);
-    let row = EventRow {
-        at: state.now,
-        origin: Origin::Feed,
-        name: shown,
-        subtype,
-        session,
-        summary,
-        duration,
-        payload: data,
-    };
-    push(state, row);
+    record(
+        state,
+        Happening {
+            at,
+            origin: Origin::Feed,
+            name: shown,
+            subtype,
+            session,
+            summary: truncate(&summary, SUMMARY_CHARS),
+            key,
+            payload: data,
+            tool: call,
+        },
+    );
 }
 
-/// A line from the server log: connections and tool calls become stream rows.
-pub fn from_log(state: &mut State, line: &LogLine) {
+/// A line from the server log: connections, tool calls, warnings and errors become rows.
+pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     let name = match line.kind {
         LineKind::Connect => "connect",
         LineKind::Disconnect => "disconnect",
@@ -119,39 +247,93 @@ pub fn from_log(state: &mut State, line: &LogLine) {
         LineKind::Error => "error",
         LineKind::Emit | LineKind::Receive | LineKind::Other => return,
     };
-    let row = EventRow {
-        at: state.now,
-        origin: Origin::Log,
-        name: name.to_owned(),
-        subtype: String::new(),
-        session: String::new(),
-        summary: line.text.chars().take(200).collect(),
-        duration: None,
-        payload: Value::String(line.text.clone()),
+    let f = logfields::parse(&line.text);
+    let get = |k: &str| f.get(k).map(clean).unwrap_or_default();
+    let sid = get("sid");
+    let correlation = get("correlation_id");
+    let clients = get("clients");
+    let counted = if clients.is_empty() {
+        String::new()
+    } else {
+        format!(", {clients} client(s)")
     };
-    push(state, row);
+    let name = match (name, f.level) {
+        ("error", Some(Level::Warn)) => "warning",
+        (other, _) => other,
+    };
+    let mut call = None;
+    let (summary, key) = match name {
+        "connect" => (
+            format!("sid={sid} {}{counted}", get("transport").to_lowercase()),
+            (!sid.is_empty()).then(|| format!("connect {sid}")),
+        ),
+        "disconnect" => (
+            format!("sid={sid} {}{counted}", get("reason")),
+            (!sid.is_empty()).then(|| format!("disconnect {sid}")),
+        ),
+        "tool_start" | "tool_stop" => {
+            let tool = get("tool");
+            let status = get("status");
+            let key = (!correlation.is_empty()).then(|| format!("{name} {correlation}"));
+            call = (!correlation.is_empty()).then(|| ToolCall {
+                correlation,
+                tool: tool.clone(),
+                sent: f.time.map(|t| ("log".to_owned(), t)),
+            });
+            let summary = if status.is_empty() || status == "-" {
+                tool
+            } else {
+                format!("{tool} {status}")
+            };
+            (summary, key)
+        }
+        _ => (clean(&f.message), None),
+    };
+    if let Ok(n) = clients.parse::<u64>() {
+        state.server.clients = Some(n);
+    }
+    record(
+        state,
+        Happening {
+            at,
+            origin: Origin::Log,
+            name: name.to_owned(),
+            subtype: String::new(),
+            session: get("session"),
+            summary: truncate(summary.trim(), SUMMARY_CHARS),
+            key,
+            payload: Value::String(line.text.clone()),
+            tool: call,
+        },
+    );
 }
 
-/// A `/health` result.
+/// A `/health` result, stamped when it arrived.
 pub fn health(state: &mut State, result: Result<Health, String>) {
     state.availability.push(result.is_ok());
     match result {
         Ok(h) => {
-            if state.server.kind.as_deref() != Some(&h.kind.label()) {
-                state.note(format!("server on {}: {}", state.target, h.kind.label()));
+            let kind = clean(&h.kind.label());
+            if state.server.kind.as_deref() != Some(&kind) {
+                state.note(format!("server on {}: {kind}", state.target));
+                state.offer = None;
             }
-            state.server.kind = Some(h.kind.label());
-            state.server.health = h.status;
+            state.server.kind = Some(kind);
+            state.server.health = clean(&h.status);
             state.server.pid = h.pid;
             state.server.uptime = h.uptime_secs;
-            state.server.clients = h.clients;
+            // Claude MPM's /health has no client count: the feed's dashboard:client:count
+            // then stays in force.
+            if h.clients.is_some() {
+                state.server.clients = h.clients;
+            }
         }
         Err(why) => {
             if state.server.kind.is_some() {
                 state.note(format!("server went away: {why}"));
             }
             state.server = super::state::ServerView {
-                health: why,
+                health: clean(&why),
                 ..Default::default()
             };
         }
@@ -164,7 +346,7 @@ pub fn long_running(state: &State) -> Vec<(String, f64)> {
     let mut open: Vec<(String, f64)> = state
         .running
         .values()
-        .map(|(tool, at)| (tool.clone(), state.now - at))
+        .map(|t| (t.tool.clone(), state.now.mono - t.started.mono))
         .filter(|(_, age)| *age >= LONG_TOOL_SECS)
         .collect();
     open.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -1,19 +1,25 @@
 //! The console's state machine: every input is an [`Action`]; [`update`] changes the [`State`]
-//! and returns the [`Effect`]s to carry out. No I/O and no clock here: time arrives in
-//! `Action::Tick`, so whole sequences are tested as data.
+//! and returns the [`Effect`]s to carry out. No I/O and no clock here: every happening carries
+//! its own [`Stamp`], so whole sequences are tested as data.
 
 mod events;
+mod keys;
 pub mod state;
+pub mod time;
 
 use serde_json::Value;
 
 pub use events::long_running as events_long_running;
-pub use state::{Dialog, EventRow, Origin, Pane, State};
+pub use keys::{FOOTER_KEYS, HELP_KEYS};
+pub use state::{Dialog, EventRow, Offer, Origin, Pane, State};
+pub use time::{Clock, Stamp};
 
 use crate::checks::Status;
+use crate::config::ConfigRow;
 use crate::probes::logtail::LogLine;
 use crate::probes::process::{ProcessInfo, ProcessStats};
 use crate::probes::sockets::SocketRow;
+use crate::target::Target;
 
 /// A key press, as the console sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,10 +34,18 @@ pub enum Key {
     Enter,
     /// Backspace.
     Backspace,
-    /// Arrow up.
+    /// Arrow up: an older event.
     Up,
-    /// Arrow down.
+    /// Arrow down: a newer event.
     Down,
+    /// Page up: a page of older events.
+    PageUp,
+    /// Page down: a page of newer events.
+    PageDown,
+    /// Home: the oldest event.
+    Home,
+    /// End: back to following the newest.
+    End,
     /// Ctrl-C.
     CtrlC,
 }
@@ -39,13 +53,13 @@ pub enum Key {
 /// Everything that can happen to the console.
 #[derive(Clone, Debug)]
 pub enum Action {
-    /// Time passed: seconds since start.
-    Tick(f64),
+    /// The clock moved.
+    Tick(Stamp),
     /// A key was pressed.
     Key(Key),
     /// The terminal changed size: redraw now.
     Resize,
-    /// The feed connected.
+    /// The feed connected (the server acked).
     Connected,
     /// The feed lost the server.
     Disconnected(String),
@@ -55,11 +69,13 @@ pub enum Action {
         name: String,
         /// Its data.
         data: Value,
+        /// When it arrived.
+        at: Stamp,
     },
     /// A ping round trip, ms.
     Latency(f64),
-    /// A line from the log tailer.
-    LogLine(LogLine),
+    /// A line from the log tailer, and when it was read.
+    LogLine(LogLine, Stamp),
     /// A health probe result.
     Health(Result<crate::probes::http::Health, String>),
     /// Handshake and websocket results.
@@ -69,59 +85,71 @@ pub enum Action {
         /// Websocket upgrade works.
         websocket: bool,
     },
-    /// Process and socket facts.
-    Resources(Option<ProcessStats>, Vec<SocketRow>),
+    /// Process and socket facts, sampled at `at`.
+    Resources {
+        /// The process holding the target's listening socket.
+        process: Option<ProcessStats>,
+        /// Every socket on the port.
+        sockets: Vec<SocketRow>,
+        /// When they were sampled.
+        at: Stamp,
+    },
+    /// Servers found on other ports while the target does not answer: (port, kind).
+    Found(Vec<(u16, String)>),
+    /// The console now monitors this target (after a switch).
+    Retargeted(Target),
     /// Configuration rows.
-    Config(Vec<[String; 5]>),
+    Config(Vec<ConfigRow>),
     /// The doctor's worst finding.
     Doctor(Status, String),
+    /// Something to tell the user, in mpm-top's log.
+    Note(String),
     /// An effect finished; what to tell the user.
     Done(String),
     /// An effect failed; why.
     Failed(String),
 }
 
-/// Work `update` asks the runtime to do.
+/// Work `update` asks the runtime to do. Each carries exactly what it acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// Start the bundled server.
-    StartServer,
-    /// Restart (graceful).
-    Restart,
+    /// Start the bundled server on the target's port.
+    StartServer(Target),
+    /// Restart the target's server (graceful).
+    Restart(Target),
     /// Kill exactly these processes.
     Kill(Vec<ProcessInfo>),
-    /// Reset the socketio section of the config file.
-    ResetConfig,
-    /// Write `debug_info.txt`.
-    Collect,
-    /// Run the doctor.
-    Doctor,
+    /// Reset the socketio section of this config file.
+    ResetConfig(String),
+    /// Write `debug_info.txt` about the target.
+    Collect(Target),
+    /// Run the doctor on the target.
+    Doctor(Target),
+    /// Monitor another server from now on.
+    Switch(Target),
 }
 
-/// The key map, shown in the footer and the help overlay.
-pub const KEYS: [(&str, &str); 15] = [
-    ("s", "start server"),
-    ("r", "restart"),
-    ("K", "kill port holders"),
-    ("R", "reset config"),
-    ("c", "collect"),
-    ("d", "doctor"),
-    ("/", "filter"),
-    ("p", "pause"),
-    ("x", "clear"),
-    ("Enter", "detail"),
-    ("Tab 1-6", "focus"),
-    ("z", "zoom"),
-    ("+/-", "rate window"),
-    ("?", "help"),
-    ("q", "quit"),
-];
+impl Effect {
+    /// What the user sees while it runs.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            Effect::StartServer(_) => "start server",
+            Effect::Restart(_) => "restart",
+            Effect::Kill(_) => "kill port holders",
+            Effect::ResetConfig(_) => "reset config",
+            Effect::Collect(_) => "collect",
+            Effect::Doctor(_) => "doctor",
+            Effect::Switch(_) => "switch",
+        }
+    }
+}
 
 /// Applies `action` to `state`; returns what the runtime must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Tick(now) => events::tick(state, now),
-        Action::Key(key) => return keys(state, key),
+        Action::Key(key) => return keys::press(state, key),
         Action::Resize => {}
         Action::Connected => {
             state.connected = true;
@@ -133,11 +161,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 state.note(format!("feed lost the server: {reason}; reconnecting"));
             }
             state.connected = false;
-            state.feed_status = reason;
+            state.feed_status = crate::text::clean(&reason);
         }
-        Action::FeedEvent { name, data } => events::from_feed(state, &name, data),
-        Action::Latency(ms) => state.latency.push(ms),
-        Action::LogLine(line) => events::from_log(state, &line),
+        Action::FeedEvent { name, data, at } => events::from_feed(state, &name, data, at),
+        Action::Latency(ms) => {
+            state.latency.push(ms);
+        }
+        Action::LogLine(line, at) => events::from_log(state, &line, at),
         Action::Health(result) => events::health(state, result),
         Action::Transport {
             handshake,
@@ -146,146 +176,76 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.server.handshake = Some(handshake);
             state.server.websocket = Some(websocket);
         }
-        Action::Resources(process, sockets) => {
-            if let Some(p) = &process {
-                state.trend.push(state.now, p.rss_bytes);
+        Action::Resources {
+            process,
+            sockets,
+            at,
+        } => {
+            match &process {
+                Some(p) if state.resources.as_ref().is_some_and(|old| old.pid != p.pid) => {
+                    state.trend = crate::probes::process::MemoryTrend::default();
+                    state.trend.push(at.mono, p.rss_bytes);
+                }
+                Some(p) => state.trend.push(at.mono, p.rss_bytes),
+                None => state.trend = crate::probes::process::MemoryTrend::default(),
             }
             state.resources = process;
             state.sockets = sockets;
         }
+        Action::Found(found) => found_elsewhere(state, found),
+        Action::Retargeted(target) => {
+            state.note(format!("now monitoring {target}"));
+            *state = State {
+                target,
+                config: std::mem::take(&mut state.config),
+                config_file: std::mem::take(&mut state.config_file),
+                log: std::mem::replace(&mut state.log, state::Ring::new(0)),
+                now: state.now,
+                focus: state.focus,
+                read_only: state.read_only,
+                own_pid: state.own_pid,
+                ..State::new(state.target.clone(), state.read_only)
+            };
+        }
         Action::Config(rows) => state.config = rows,
-        Action::Doctor(status, reason) => state.worst = Some((status, reason)),
-        Action::Done(text) => state.note(text),
-        Action::Failed(text) => state.note(format!("failed: {text}")),
+        Action::Doctor(status, reason) => state.worst = Some((status, crate::text::clean(&reason))),
+        Action::Note(text) => state.note(text),
+        Action::Done(text) => {
+            state.busy = None;
+            state.note(text);
+        }
+        Action::Failed(text) => {
+            state.busy = None;
+            state.note(format!("failed: {text}"));
+        }
     }
     Vec::new()
 }
 
-fn keys(state: &mut State, key: Key) -> Vec<Effect> {
-    if key == Key::CtrlC {
-        state.quit = true;
-        return Vec::new();
+/// Discovery's answer while the target is silent: offer the first server found. A target the
+/// user named is never replaced; one nobody named is (the console then says so).
+fn found_elsewhere(state: &mut State, found: Vec<(u16, String)>) {
+    if state.server.kind.is_some() {
+        state.offer = None;
+        return;
     }
-    if let Some(dialog) = state.dialog.take() {
-        return match key {
-            Key::Char('y') => {
-                state.note("confirmed");
-                vec![match dialog {
-                    Dialog::Kill(targets) => Effect::Kill(targets),
-                    Dialog::ResetConfig(_) => Effect::ResetConfig,
-                    Dialog::Restart(_) => Effect::Restart,
-                }]
-            }
-            Key::Char('n') | Key::Esc => {
-                state.note("cancelled: nothing was changed");
-                Vec::new()
-            }
-            _ => {
-                state.dialog = Some(dialog);
-                Vec::new()
-            }
-        };
-    }
-    if state.editing_filter {
-        match key {
-            Key::Enter | Key::Esc => state.editing_filter = false,
-            Key::Backspace => {
-                state.filter.pop();
-            }
-            Key::Char(c) => state.filter.push(c),
-            _ => {}
+    let first = found
+        .into_iter()
+        .find(|(port, _)| *port != state.target.port)
+        .map(|(port, kind)| state::Offer {
+            port,
+            kind: crate::text::clean(&kind),
+        });
+    if first != state.offer {
+        if let Some(o) = &first {
+            state.note(format!(
+                "nothing answers on {}; a {} server answers on port {}: press g to switch",
+                state.target.authority(),
+                o.kind,
+                o.port
+            ));
         }
-        state.selected = 0;
-        return Vec::new();
-    }
-    if state.help {
-        state.help = false;
-        return Vec::new();
-    }
-    match key {
-        Key::Char('q') => state.quit = true,
-        Key::Char('?') => state.help = true,
-        Key::Tab => {
-            let i = Pane::ALL
-                .iter()
-                .position(|p| *p == state.focus)
-                .unwrap_or(0);
-            state.focus = Pane::ALL[(i + 1) % Pane::ALL.len()];
-        }
-        Key::Char(c @ '1'..='6') => state.focus = Pane::ALL[c as usize - '1' as usize],
-        Key::Char('z') => state.zoom = !state.zoom,
-        Key::Char('/') => {
-            state.editing_filter = true;
-            state.focus = Pane::Events;
-        }
-        Key::Char('p') => {
-            state.paused = !state.paused;
-            if !state.paused {
-                state.note(format!(
-                    "resumed; {} event(s) arrived while paused",
-                    state.paused_new
-                ));
-                state.paused_new = 0;
-            }
-        }
-        Key::Char('x') => {
-            state.events.clear();
-            state.selected = 0;
-        }
-        Key::Char('+') => {
-            state.rate_window = (state.rate_window + 1).min(state::RATE_WINDOWS.len() - 1);
-        }
-        Key::Char('-') => state.rate_window = state.rate_window.saturating_sub(1),
-        Key::Up => state.selected += 1,
-        Key::Down => state.selected = state.selected.saturating_sub(1),
-        Key::Enter => state.detail = !state.detail,
-        Key::Esc => {
-            state.detail = false;
-            state.zoom = false;
-        }
-        Key::Char(c @ ('s' | 'r' | 'K' | 'R' | 'c' | 'd')) => return action_key(state, c),
-        _ => {}
-    }
-    Vec::new()
-}
-
-/// The keys that change things (all but `c` and `d`), each refused in read-only mode.
-fn action_key(state: &mut State, key: char) -> Vec<Effect> {
-    let changes_things = matches!(key, 's' | 'r' | 'K' | 'R');
-    if state.read_only && changes_things {
-        state.note(format!(
-            "read-only: '{key}' is disabled (started with --read-only)"
-        ));
-        return Vec::new();
-    }
-    let holders: Vec<ProcessInfo> = state
-        .sockets
-        .iter()
-        .filter(|s| s.is_listener())
-        .flat_map(|s| s.owners.clone())
-        .filter(|p| p.pid != state.own_pid)
-        .collect();
-    match key {
-        's' => vec![Effect::StartServer],
-        'r' if state.server.kind.as_deref().is_some_and(|k| k != "mpm-top") => {
-            state.dialog = Some(Dialog::Restart(holders));
-            Vec::new()
-        }
-        'r' => vec![Effect::Restart],
-        'K' if holders.is_empty() => {
-            state.note("nothing but mpm-top itself holds the port: nothing to kill");
-            Vec::new()
-        }
-        'K' => {
-            state.dialog = Some(Dialog::Kill(holders));
-            Vec::new()
-        }
-        'R' => {
-            state.dialog = Some(Dialog::ResetConfig(state.config_file.clone()));
-            Vec::new()
-        }
-        'c' => vec![Effect::Collect],
-        _ => vec![Effect::Doctor],
+        state.offer = first;
     }
 }
 

@@ -1,12 +1,19 @@
-//! What the console shows, held in bounded buffers. Time enters only through `Action::Tick`.
+//! What the console shows, held in bounded buffers. Time enters as data: every happening
+//! carries its own [`Stamp`], and `Tick` only moves [`State::now`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+pub use crate::bounded::Ring;
+use crate::bounded::{Counts, OTHER};
 use crate::checks::Status;
+use crate::config::ConfigRow;
 use crate::probes::process::{MemoryTrend, ProcessInfo, ProcessStats};
 use crate::probes::sockets::SocketRow;
+use crate::target::Target;
+
+use super::time::Stamp;
 
 /// Events kept for the stream pane.
 pub const EVENT_CAPACITY: usize = 2000;
@@ -18,66 +25,11 @@ pub const STRIP: usize = 60;
 pub const LOG_CAPACITY: usize = 500;
 /// The rate windows `+`/`-` step through, seconds.
 pub const RATE_WINDOWS: [u64; 5] = [30, 60, 300, 900, 3600];
-
-/// A bounded ring: pushing past capacity drops the oldest.
-#[derive(Clone, Debug)]
-pub struct Ring<T> {
-    items: VecDeque<T>,
-    capacity: usize,
-}
-
-impl<T> Ring<T> {
-    /// An empty ring holding at most `capacity`.
-    #[must_use]
-    pub fn new(capacity: usize) -> Ring<T> {
-        Ring {
-            items: VecDeque::with_capacity(capacity.min(1024)),
-            capacity,
-        }
-    }
-
-    /// Adds one, dropping the oldest when full.
-    pub fn push(&mut self, item: T) {
-        if self.items.len() == self.capacity {
-            self.items.pop_front();
-        }
-        self.items.push_back(item);
-    }
-
-    /// Oldest first.
-    #[must_use = "iterators are lazy"]
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
-        self.items.iter()
-    }
-
-    /// How many are held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether none are held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Drops everything.
-    pub fn clear(&mut self) {
-        self.items.clear();
-    }
-
-    /// The newest, if any.
-    #[must_use]
-    pub fn last(&self) -> Option<&T> {
-        self.items.back()
-    }
-
-    /// The newest, to change in place (the current second's count).
-    pub fn last_mut(&mut self) -> Option<&mut T> {
-        self.items.back_mut()
-    }
-}
+/// Event types given a rate row of their own; the rest share [`OTHER`]. Servers choose event
+/// names, so without a cap a server inventing names would grow the console without bound.
+pub const MAX_TYPES: usize = 48;
+/// Tools held open at once; past this the oldest is forgotten (and counted).
+pub const MAX_OPEN_TOOLS: usize = 1000;
 
 /// The panes, in `Tab` and `1`–`6` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,14 +80,30 @@ pub enum Origin {
     Feed,
     /// The log tailer.
     Log,
+    /// Both: one happening, seen on the feed and in the log.
+    Both,
 }
 
-/// One row of the event stream.
+impl Origin {
+    /// The `src` column.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Feed => "sio",
+            Origin::Log => "log",
+            Origin::Both => "sio+log",
+        }
+    }
+}
+
+/// One row of the event stream. Every text field is already sanitised.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventRow {
-    /// Seconds since the console started.
-    pub at: f64,
-    /// Feed or log.
+    /// Unique and increasing: what the selection and pause hold on to.
+    pub id: u64,
+    /// When it arrived (the first of its copies, when seen on the feed and in the log).
+    pub at: Stamp,
+    /// Feed, log, or both.
     pub origin: Origin,
     /// Display name: `tool_start`, `tool_stop`, `connect`, or the event name.
     pub name: String,
@@ -147,6 +115,9 @@ pub struct EventRow {
     pub summary: String,
     /// For a `tool_stop`: how long since its `tool_start`, seconds.
     pub duration: Option<f64>,
+    /// What identifies the same happening on the feed and in the log (`tool_start c-1`,
+    /// `connect <sid>`).
+    pub key: Option<String>,
     /// The payload, for the detail view.
     pub payload: Value,
 }
@@ -158,16 +129,36 @@ pub struct ServerView {
     pub kind: Option<String>,
     /// `/health` status, or why it failed.
     pub health: String,
-    /// Server PID.
+    /// The PID the server reports for itself: shown, never acted on.
     pub pid: Option<u32>,
-    /// Uptime, seconds.
+    /// Uptime, seconds, as `/health` said.
     pub uptime: Option<f64>,
-    /// Connected clients.
+    /// Connected clients, from `/health` or the latest `dashboard:client:count`.
     pub clients: Option<u64>,
     /// Polling handshake works.
     pub handshake: Option<bool>,
     /// Websocket upgrade works.
     pub websocket: Option<bool>,
+}
+
+/// A server that discovery found while the target does not answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// Its port (same host as the target).
+    pub port: u16,
+    /// What it is.
+    pub kind: String,
+}
+
+/// A tool call between its `tool_start` and `tool_stop`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenTool {
+    /// Tool name.
+    pub tool: String,
+    /// When its start arrived.
+    pub started: Stamp,
+    /// The sender and its own timestamp for the start, when the payload had one.
+    pub sent: Option<(String, chrono::DateTime<chrono::FixedOffset>)>,
 }
 
 /// A confirm dialog, holding exactly what will be affected, captured when it opened.
@@ -185,10 +176,12 @@ pub enum Dialog {
 #[derive(Clone, Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent UI toggles, not an encoded state machine
 pub struct State {
-    /// The server's URL.
-    pub target: String,
-    /// Seconds since start, from the last tick.
-    pub now: f64,
+    /// The server being monitored; every action acts on it.
+    pub target: Target,
+    /// Another server found while the target does not answer, offered by the switch key.
+    pub offer: Option<Offer>,
+    /// The latest instant known (ticks, and every batch of actions).
+    pub now: Stamp,
     /// What the server looks like.
     pub server: ServerView,
     /// The feed is connected.
@@ -201,24 +194,26 @@ pub struct State {
     pub availability: Ring<bool>,
     /// The stream.
     pub events: Ring<EventRow>,
-    /// Events that arrived while paused.
-    pub paused_new: u64,
-    /// Tools started and not yet stopped: correlation id → (tool, started at).
-    pub running: BTreeMap<String, (String, f64)>,
-    /// Per type, events in each of the last seconds (newest last).
+    /// The id the next row gets.
+    pub next_id: u64,
+    /// Tools started and not yet stopped: correlation id → the tool.
+    pub running: BTreeMap<String, OpenTool>,
+    /// Open tools forgotten because more than [`MAX_OPEN_TOOLS`] were open.
+    pub running_dropped: u64,
+    /// Per type, events in each of the last seconds (newest last); at most [`MAX_TYPES`] types.
     pub rates: BTreeMap<String, Ring<u32>>,
     /// Per type, all events seen.
-    pub totals: BTreeMap<String, u64>,
+    pub totals: Counts,
     /// Index into [`RATE_WINDOWS`].
     pub rate_window: usize,
-    /// The server process.
+    /// The server process (found from the port's listening socket).
     pub resources: Option<ProcessStats>,
     /// Its memory over time.
     pub trend: MemoryTrend,
     /// Sockets on the port.
     pub sockets: Vec<SocketRow>,
-    /// Config rows: key, value, source, shadowed, findings.
-    pub config: Vec<[String; 5]>,
+    /// The configuration inspector's rows.
+    pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
     pub config_file: String,
     /// mpm-top's own log.
@@ -229,20 +224,23 @@ pub struct State {
     pub focus: Pane,
     /// Focused pane fills the screen.
     pub zoom: bool,
-    /// The stream is paused.
-    pub paused: bool,
+    /// Paused: the id of the newest row when the stream was paused. Rows after it are held
+    /// back until resume.
+    pub paused: Option<u64>,
     /// Filter text (matches type, subtype, session, summary).
     pub filter: String,
     /// Typing into the filter.
     pub editing_filter: bool,
-    /// Selected event, counted from the newest visible.
-    pub selected: usize,
+    /// The selected row's id; None follows the newest.
+    pub selected: Option<u64>,
     /// Showing the selected event's payload.
     pub detail: bool,
     /// Help overlay.
     pub help: bool,
     /// Open confirm dialog.
     pub dialog: Option<Dialog>,
+    /// The action running now, if any: one at a time.
+    pub busy: Option<String>,
     /// Actions disabled.
     pub read_only: bool,
     /// The console's own PID: never offered as a kill target (with `--demo` it holds the port).
@@ -252,22 +250,24 @@ pub struct State {
 }
 
 impl State {
-    /// A fresh state for `target`.
+    /// A fresh state monitoring `target`.
     #[must_use]
-    pub fn new(target: &str, read_only: bool) -> State {
+    pub fn new(target: Target, read_only: bool) -> State {
         State {
-            target: target.to_owned(),
-            now: 0.0,
+            target,
+            offer: None,
+            now: Stamp::default(),
             server: ServerView::default(),
             connected: false,
             feed_status: "connecting".into(),
             latency: Ring::new(STRIP),
             availability: Ring::new(STRIP),
             events: Ring::new(EVENT_CAPACITY),
-            paused_new: 0,
+            next_id: 1,
             running: BTreeMap::new(),
+            running_dropped: 0,
             rates: BTreeMap::new(),
-            totals: BTreeMap::new(),
+            totals: Counts::new(MAX_TYPES),
             rate_window: 0,
             resources: None,
             trend: MemoryTrend::default(),
@@ -278,35 +278,60 @@ impl State {
             worst: None,
             focus: Pane::Events,
             zoom: false,
-            paused: false,
+            paused: None,
             filter: String::new(),
             editing_filter: false,
-            selected: 0,
+            selected: None,
             detail: false,
             help: false,
             dialog: None,
+            busy: None,
             read_only,
             own_pid: 0,
             quit: false,
         }
     }
 
-    /// The events the filter lets through, oldest first.
+    /// Whether `row` passes the filter.
+    #[must_use]
+    pub fn matches(&self, row: &EventRow) -> bool {
+        let needle = self.filter.to_lowercase();
+        needle.is_empty()
+            || [&row.name, &row.subtype, &row.session, &row.summary]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&needle))
+    }
+
+    /// The rows on screen, oldest first: those the filter lets through, and while paused only
+    /// those that were there when the pause began.
     #[must_use = "iterators are lazy"]
     pub fn visible_events(&self) -> impl DoubleEndedIterator<Item = &EventRow> {
-        let needle = self.filter.to_ascii_lowercase();
-        self.events.iter().filter(move |e| {
-            needle.is_empty()
-                || [&e.name, &e.subtype, &e.session, &e.summary]
-                    .iter()
-                    .any(|f| f.to_ascii_lowercase().contains(&needle))
+        let until = self.paused.unwrap_or(u64::MAX);
+        self.events
+            .iter()
+            .filter(move |e| e.id <= until && self.matches(e))
+    }
+
+    /// Rows held back by the pause that the filter lets through.
+    #[must_use]
+    pub fn held_back(&self) -> usize {
+        self.paused.map_or(0, |until| {
+            self.events
+                .iter()
+                .rev()
+                .take_while(|e| e.id > until)
+                .filter(|e| self.matches(e))
+                .count()
         })
     }
 
-    /// The selected event, if any.
+    /// The selected event: the one the selection holds, else the newest visible.
     #[must_use]
     pub fn selected_event(&self) -> Option<&EventRow> {
-        self.visible_events().rev().nth(self.selected)
+        match self.selected {
+            Some(id) => self.events.iter().rev().find(|e| e.id == id),
+            None => self.visible_events().next_back(),
+        }
     }
 
     /// The current rate window, seconds.
@@ -315,9 +340,23 @@ impl State {
         RATE_WINDOWS[self.rate_window.min(RATE_WINDOWS.len() - 1)]
     }
 
-    /// Adds a line to mpm-top's own log, stamped with the console's clock.
-    pub fn note(&mut self, line: impl Into<String>) {
-        let line = format!("{:>7.1}s {}", self.now, line.into());
+    /// The rate row `kind` is counted in: itself, or [`OTHER`] past [`MAX_TYPES`].
+    #[must_use]
+    pub fn rate_key<'a>(&self, kind: &'a str) -> &'a str {
+        if self.rates.contains_key(kind) || self.rates.len() < MAX_TYPES {
+            kind
+        } else {
+            OTHER
+        }
+    }
+
+    /// Adds a line to mpm-top's own log, stamped with the console's clock (local time).
+    pub fn note(&mut self, line: impl AsRef<str>) {
+        let line = format!(
+            "{} {}",
+            self.now.seconds_text(),
+            crate::text::sanitize(line.as_ref())
+        );
         self.log.push(line);
     }
 }

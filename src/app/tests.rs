@@ -4,6 +4,25 @@ use serde_json::json;
 
 use super::*;
 use crate::probes::sockets::SocketRow;
+use crate::target::{Chosen, Target};
+
+/// A target nobody named, for tests.
+pub(super) fn target(port: u16) -> Target {
+    Target {
+        scheme: "http",
+        host: "127.0.0.1".into(),
+        port,
+        chosen: Chosen::Default,
+    }
+}
+
+pub(super) fn fresh(read_only: bool) -> State {
+    State::new(target(8765), read_only)
+}
+
+pub(super) fn at(secs: f64) -> Stamp {
+    Stamp::fixed(secs)
+}
 
 fn holder(pid: u32) -> ProcessInfo {
     ProcessInfo {
@@ -25,52 +44,61 @@ fn listening(pids: &[u32]) -> Action {
             owners: vec![holder(*p)],
         })
         .collect();
-    Action::Resources(None, rows)
+    Action::Resources {
+        process: None,
+        sockets: rows,
+        at: at(0.0),
+    }
 }
 
-fn press(state: &mut State, keys: &str) -> Vec<Effect> {
+pub(super) fn press(state: &mut State, keys: &str) -> Vec<Effect> {
     keys.chars()
         .flat_map(|c| update(state, Action::Key(Key::Char(c))))
         .collect()
 }
 
-fn tool(state: &mut State, subtype: &str, correlation: &str) {
+/// A tool event from the feed, arriving at `secs`, without a sender timestamp.
+pub(super) fn tool_at(state: &mut State, subtype: &str, correlation: &str, secs: f64) {
     let data = json!({"type": "tool_event", "subtype": subtype, "session_id": "s-1", "correlation_id": correlation, "data": {"tool_name": "Bash", "status": "success"}});
     update(
         state,
         Action::FeedEvent {
             name: "tool_event".into(),
             data,
+            at: at(secs),
         },
     );
 }
 
+fn tool(state: &mut State, subtype: &str, correlation: &str) {
+    let now = state.now.mono;
+    tool_at(state, subtype, correlation, now);
+}
+
 #[test]
 fn pre_and_post_tool_pair_into_tool_start_and_stop_with_a_duration() {
-    let mut s = State::new("http://x", false);
-    update(&mut s, Action::Tick(10.0));
-    tool(&mut s, "pre_tool", "c-1");
+    let mut s = fresh(false);
+    tool_at(&mut s, "pre_tool", "c-1", 10.0);
     assert_eq!(s.running.len(), 1);
-    update(&mut s, Action::Tick(12.5));
-    tool(&mut s, "post_tool", "c-1");
+    tool_at(&mut s, "post_tool", "c-1", 12.5);
     let names: Vec<&str> = s.events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["tool_start", "tool_stop"]);
     assert_eq!(s.events.last().unwrap().duration, Some(2.5));
     assert!(s.running.is_empty());
-    assert_eq!(s.totals["tool_start"], 1);
+    assert_eq!(s.totals.get("tool_start"), 1);
 }
 
 #[test]
 fn a_tool_open_for_minutes_is_listed() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     tool(&mut s, "pre_tool", "c-9");
-    update(&mut s, Action::Tick(200.0));
+    update(&mut s, Action::Tick(at(200.0)));
     assert_eq!(events::long_running(&s), [("Bash".to_owned(), 200.0)]);
 }
 
 #[test]
 fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     s.own_pid = 7;
     update(&mut s, listening(&[42, 7]));
     assert_eq!(press(&mut s, "K"), []);
@@ -92,6 +120,7 @@ fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
         "acts on what was shown"
     );
     assert_eq!(s.dialog, None);
+    update(&mut s, Action::Done("killed".into()));
     press(&mut s, "K");
     assert_eq!(press(&mut s, "n"), []);
     assert!(
@@ -103,45 +132,52 @@ fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
 
 #[test]
 fn restarting_a_server_that_is_not_ours_asks_and_ours_does_not() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     s.server.kind = Some("mpm-top".into());
-    assert_eq!(press(&mut s, "r"), [Effect::Restart]);
+    assert_eq!(press(&mut s, "r"), [Effect::Restart(target(8765))]);
+    update(&mut s, Action::Done("restarted".into()));
     s.server.kind = Some("Claude MPM".into());
     update(&mut s, listening(&[42]));
     assert_eq!(press(&mut s, "r"), []);
     assert_eq!(s.dialog, Some(Dialog::Restart(vec![holder(42)])));
-    assert_eq!(press(&mut s, "y"), [Effect::Restart]);
+    assert_eq!(press(&mut s, "y"), [Effect::Restart(target(8765))]);
+    update(&mut s, Action::Done("restarted".into()));
     assert_eq!(press(&mut s, "R"), []);
     assert_eq!(
         s.dialog,
         Some(Dialog::ResetConfig("~/.claude/config.yaml".into()))
     );
-    assert_eq!(press(&mut s, "y"), [Effect::ResetConfig]);
+    assert_eq!(
+        press(&mut s, "y"),
+        [Effect::ResetConfig("~/.claude/config.yaml".into())]
+    );
 }
 
 #[test]
 fn read_only_disables_every_action_and_says_so() {
-    let mut s = State::new("http://x", true);
+    let mut s = fresh(true);
     update(&mut s, listening(&[42]));
     assert_eq!(press(&mut s, "srKR"), []);
     assert_eq!(s.dialog, None);
     assert_eq!(s.log.iter().filter(|l| l.contains("read-only")).count(), 4);
     assert_eq!(
-        press(&mut s, "cd"),
-        [Effect::Collect, Effect::Doctor],
+        press(&mut s, "c"),
+        [Effect::Collect(target(8765))],
         "reading is still allowed"
     );
+    update(&mut s, Action::Done("wrote debug_info.txt".into()));
+    assert_eq!(press(&mut s, "d"), [Effect::Doctor(target(8765))]);
 }
 
 #[test]
 fn pause_counts_what_arrives_and_the_filter_narrows_the_stream() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     press(&mut s, "p");
     tool(&mut s, "pre_tool", "c-1");
     tool(&mut s, "pre_tool", "c-2");
-    assert_eq!(s.paused_new, 2);
+    assert_eq!(s.held_back(), 2);
     press(&mut s, "p");
-    assert_eq!(s.paused_new, 0);
+    assert_eq!(s.held_back(), 0);
     assert!(
         s.log
             .last()
@@ -153,6 +189,7 @@ fn pause_counts_what_arrives_and_the_filter_narrows_the_stream() {
         Action::FeedEvent {
             name: "claude_event".into(),
             data: json!({"subtype": "user_prompt"}),
+            at: at(1.0),
         },
     );
     press(&mut s, "/prompt");
@@ -166,7 +203,7 @@ fn pause_counts_what_arrives_and_the_filter_narrows_the_stream() {
 
 #[test]
 fn focus_zoom_window_help_and_quit() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     press(&mut s, "4");
     assert_eq!(s.focus, Pane::Resources);
     update(&mut s, Action::Key(Key::Tab));
@@ -186,10 +223,10 @@ fn focus_zoom_window_help_and_quit() {
 
 #[test]
 fn rates_count_per_second_and_buffers_stay_bounded() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     tool(&mut s, "pre_tool", "a");
     tool(&mut s, "pre_tool", "b");
-    update(&mut s, Action::Tick(1.2));
+    update(&mut s, Action::Tick(at(1.2)));
     tool(&mut s, "pre_tool", "c");
     let ring: Vec<u32> = s.rates["tool_start"].iter().copied().collect();
     assert_eq!(ring, [2, 1]);
@@ -199,17 +236,18 @@ fn rates_count_per_second_and_buffers_stay_bounded() {
             Action::FeedEvent {
                 name: "x".into(),
                 data: json!({"i": i}),
+                at: at(2.0),
             },
         );
     }
     assert_eq!(s.events.len(), state::EVENT_CAPACITY);
-    update(&mut s, Action::Tick(100_000.0));
+    update(&mut s, Action::Tick(at(100_000.0)));
     assert_eq!(s.rates["tool_start"].len(), state::RATE_HISTORY);
 }
 
 #[test]
 fn the_server_going_and_coming_back_is_shown_not_a_crash() {
-    let mut s = State::new("http://x", false);
+    let mut s = fresh(false);
     let health = crate::probes::http::Health::parse(
         json!({"status": "running", "service": "mpm-top", "pid": 5}),
         std::time::Duration::ZERO,

@@ -6,7 +6,7 @@ use super::{Check, Facts, Fix, Status};
 use crate::config::{Key, Severity, tilde};
 use crate::probes::http::ServerKind;
 use crate::probes::pidfiles::PidFileState;
-use crate::probes::process::MEMORY_ESCALATION_BYTES;
+use crate::probes::process::memory_status;
 
 /// Runs the check called `name`.
 pub fn run(name: &'static str, f: &Facts) -> Check {
@@ -60,7 +60,7 @@ fn fix(command: &str, key: char) -> Option<Fix> {
 }
 
 fn at(f: &Facts) -> String {
-    format!("{}:{}", f.settings.host, f.settings.port)
+    f.target.authority()
 }
 
 fn holder_names(f: &Facts) -> String {
@@ -112,7 +112,7 @@ fn process(f: &Facts) -> Check {
 }
 
 fn port(f: &Facts) -> Check {
-    let (name, port, d) = ("port", f.settings.port, f.holders.duration);
+    let (name, port, d) = ("port", f.target.port, f.holders.duration);
     match (f.holders.value.is_empty(), &f.health.value) {
         (false, Ok(_)) => check(
             name,
@@ -304,13 +304,7 @@ fn memory(f: &Facts) -> Check {
             None,
         );
     };
-    let status = if p.rss_bytes >= MEMORY_ESCALATION_BYTES {
-        Status::Fail
-    } else if p.rss_bytes >= MEMORY_ESCALATION_BYTES / 2 {
-        Status::Warn
-    } else {
-        Status::Ok
-    };
+    let status = memory_status(p.rss_bytes);
     let reason = format!(
         "server RSS {} MiB (the guide escalates at 500 MB); CPU {:.0}%, {} threads",
         p.rss_bytes >> 20,
@@ -429,8 +423,24 @@ fn config(f: &Facts) -> Check {
 }
 
 fn hooks(f: &Facts) -> Check {
-    let s = &f.settings;
-    if s.hook_port == s.port {
+    let (s, t) = (&f.settings, &f.target);
+    if s.hook_port == t.port && t.scheme == "https" {
+        let reason = format!(
+            "hooks post plain http://{}:{}/api/events (Claude MPM's hook sender never uses HTTPS), but the server there speaks only HTTPS: every hook event is lost",
+            s.hook_host, s.hook_port
+        );
+        return check(
+            "hooks",
+            Status::Fail,
+            reason,
+            Duration::ZERO,
+            Some(Fix::new(
+                "set ssl: false in the socketio: section (or SOCKETIO_SSL=false), then mpm-top restart",
+                Some('r'),
+            )),
+        );
+    }
+    if s.hook_port == t.port {
         return if f.health.value.is_ok() {
             check(
                 "hooks",
@@ -466,8 +476,10 @@ fn hooks(f: &Facts) -> Check {
         Status::Fail
     };
     let reason = format!(
-        "hooks post to {}:{} but the server is configured for {}:{}: hook events will be lost{hint}",
-        s.hook_host, s.hook_port, s.host, s.port
+        "hooks post to {}:{} but the server is at {}: hook events will be lost{hint}",
+        s.hook_host,
+        s.hook_port,
+        t.authority()
     );
     check(
         "hooks",
@@ -475,7 +487,7 @@ fn hooks(f: &Facts) -> Check {
         reason,
         Duration::ZERO,
         Some(Fix::new(
-            &format!("export CLAUDE_MPM_SERVER_PORT={}", s.port),
+            &format!("export CLAUDE_MPM_SERVER_PORT={}", t.port),
             None,
         )),
     )

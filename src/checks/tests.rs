@@ -30,6 +30,12 @@ fn me() -> ProcessInfo {
 fn healthy() -> Facts {
     let settings = Settings::defaults(Path::new("/home/u"));
     Facts {
+        target: crate::target::Target {
+            scheme: "http",
+            host: settings.host.clone(),
+            port: settings.port,
+            chosen: crate::target::Chosen::Default,
+        },
         settings,
         config_findings: Vec::new(),
         holders: timed(vec![me()]),
@@ -154,9 +160,17 @@ fn configuration_hooks_cors_tls_and_mixed_content() {
     f.settings.hook_port = 8766;
     let (status, reason) = status_of(&f, "hooks");
     assert_eq!(status, Status::Fail);
-    assert!(reason.starts_with(
-        "hooks post to localhost:8766 but the server is configured for localhost:8765"
-    ));
+    assert!(
+        reason.starts_with("hooks post to localhost:8766 but the server is at localhost:8765"),
+        "{reason}"
+    );
+    f.settings.hook_port = 8765;
+    f.target.scheme = "https";
+    let (status, reason) = status_of(&f, "hooks");
+    assert_eq!(status, Status::Fail, "Claude MPM's hooks never post HTTPS");
+    assert!(reason.contains("every hook event is lost"), "{reason}");
+    f.target.scheme = "http";
+    f.settings.hook_port = 8766;
     f.cors.value = Ok(Cors {
         origin: "http://localhost:3000".into(),
         allowed: false,

@@ -21,6 +21,7 @@ use crate::config::{self, Resolved};
 use crate::doctor;
 use crate::probes::logtail::{LineKind, last_lines};
 use crate::probes::sockets;
+use crate::target::Target;
 
 /// Log lines included, as the guide's `tail -500`.
 const LOG_LINES: usize = 500;
@@ -42,6 +43,7 @@ pub struct Bundle {
 /// When the file cannot be written.
 pub async fn collect(
     resolved: &Resolved,
+    target: &Target,
     path: &Path,
     progress: &mut impl std::io::Write,
 ) -> std::io::Result<Bundle> {
@@ -57,16 +59,16 @@ pub async fn collect(
     let mut out = format!(
         "mpm-top debug bundle\nwritten by mpm-top {} for {}; secrets are redacted as {REDACTED}, the home directory is shown as ~\n",
         env!("CARGO_PKG_VERSION"),
-        resolved.settings.url()
+        target.url()
     );
     step("system and versions");
     system_sections(&mut out).await;
     step("doctor checks");
-    doctor_section(resolved, &mut out, &mut r).await;
+    doctor_section(resolved, target, &mut out, &mut r).await;
     step("server log");
     log_sections(resolved, &mut out, &mut r);
     step("processes and sockets");
-    process_sections(resolved.settings.port, &mut out, &mut r).await;
+    process_sections(target.port, &mut out, &mut r).await;
     step("configuration");
     config_sections(resolved, &mut out, &mut r);
     step("writing");
@@ -91,8 +93,8 @@ async fn system_sections(out: &mut String) {
     );
 }
 
-async fn doctor_section(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
-    let facts = doctor::gather(resolved).await;
+async fn doctor_section(resolved: &Resolved, target: &Target, out: &mut String, r: &mut Redactor) {
+    let facts = doctor::gather(resolved, target).await;
     let results = checks::evaluate(&facts, &[]);
     let plain = doctor::Style {
         unicode: false,
@@ -101,7 +103,7 @@ async fn doctor_section(resolved: &Resolved, out: &mut String, r: &mut Redactor)
     section(
         out,
         "Doctor",
-        &r.text(&doctor::to_text(&resolved.settings.url(), &results, plain)),
+        &r.text(&doctor::to_text(&target.url(), &results, plain)),
     );
 }
 
@@ -269,7 +271,8 @@ fn hex(bytes: &[u8]) -> String {
 /// `mpm-top --collect PATH`: exit 0 on success, 1 when the file cannot be written.
 pub async fn run(resolved: &Resolved, path: &Path) -> u8 {
     let started = Instant::now();
-    match collect(resolved, path, &mut std::io::stderr()).await {
+    let target = Target::configured(resolved);
+    match collect(resolved, &target, path, &mut std::io::stderr()).await {
         Ok(bundle) => {
             println!(
                 "wrote {} ({} bytes, sha256 {}) in {:.1} s; {} value(s) redacted; the file is readable only by you",

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use file::{SECTION, key_lines, parse_section};
 pub use key::{Group, Key};
 pub use parse::{PathFacts, PathState, Raw, file_to_check};
-pub use report::{JSON_SCHEMA_VERSION, to_json, to_table};
+pub use report::{ConfigRow, JSON_SCHEMA_VERSION, rows, to_json, to_table};
 pub use resolve::{FileStatus, Resolved, Row, resolve};
 pub use setting::{LogLevel, PortRange, Setting, Settings, Shown, expand_tilde, tilde};
 pub use source::{Finding, Severity, Source};
@@ -44,6 +44,8 @@ pub struct Inputs {
     pub file: ConfigFile,
     /// Values given on the command line.
     pub flags: Vec<FlagValue>,
+    /// Values `--demo` sets for its in-process server, above every other layer.
+    pub demo: Vec<FlagValue>,
     /// What the TLS paths named by any layer point at.
     pub paths: PathFacts,
 }
@@ -115,6 +117,7 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
         env,
         file,
         flags,
+        demo: Vec::new(),
         paths: PathFacts::new(),
     };
     for path in paths_named(&inputs) {

@@ -20,22 +20,9 @@ pub fn to_table(resolved: &Resolved) -> String {
         resolved.file_shown,
         status_word(resolved)
     );
-    let cells: Vec<[String; 4]> = resolved
-        .rows
-        .iter()
-        .map(|row| {
-            let shadowed: Vec<String> = row
-                .shadowed
-                .iter()
-                .map(|(value, source)| format!("{} ({source})", resolved.shown(value)))
-                .collect();
-            [
-                row.key.name().to_owned(),
-                resolved.shown(&row.value).to_string(),
-                row.source.to_string(),
-                shadowed.join(", "),
-            ]
-        })
+    let cells: Vec<[String; 4]> = rows(resolved)
+        .into_iter()
+        .map(|r| [r.key, r.value, r.source, r.shadowed])
         .collect();
     let header = ["KEY", "VALUE", "SOURCE", "SHADOWED"].map(str::to_owned);
     let width = |i: usize| {
@@ -94,6 +81,47 @@ pub fn to_table(resolved: &Resolved) -> String {
         n => writeln!(out, "\n{n} findings."),
     };
     out
+}
+
+/// One key as people see it: the row of `mpm-top config` and of the console's Config pane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigRow {
+    /// The key's name.
+    pub key: String,
+    /// The value in force, as shown (`~` for home).
+    pub value: String,
+    /// Where it came from.
+    pub source: String,
+    /// The values it overrode, nearest layer first: `value (source), …`.
+    pub shadowed: String,
+    /// The first finding about the key, if any.
+    pub finding: Option<String>,
+}
+
+/// Every key's row, in [`Key::ALL`] order.
+#[must_use]
+pub fn rows(resolved: &Resolved) -> Vec<ConfigRow> {
+    resolved
+        .rows
+        .iter()
+        .map(|row| {
+            let shadowed: Vec<String> = row
+                .shadowed
+                .iter()
+                .map(|(value, source)| format!("{} ({source})", resolved.shown(value)))
+                .collect();
+            ConfigRow {
+                key: row.key.name().to_owned(),
+                value: resolved.shown(&row.value).to_string(),
+                source: row.source.to_string(),
+                shadowed: shadowed.join(", "),
+                finding: resolved
+                    .findings_for(row.key)
+                    .next()
+                    .map(|f| f.message.clone()),
+            }
+        })
+        .collect()
 }
 
 fn status_word(resolved: &Resolved) -> &'static str {

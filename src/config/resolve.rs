@@ -115,6 +115,11 @@ pub fn resolve(inputs: &Inputs) -> Resolved {
             source: Source::Flag(f.key.flag()?),
         })
     }));
+    candidates.extend(inputs.demo.iter().map(|f| Candidate {
+        key: f.key,
+        raw: Raw::Text(f.raw.clone()),
+        source: Source::Demo,
+    }));
 
     let mut settings = defaults.clone();
     let mut rows = Vec::with_capacity(Key::ALL.len());
@@ -309,6 +314,14 @@ fn cross_checks(settings: &Settings, rows: &[Row]) -> Vec<Finding> {
             Key::HookHost
         };
         out.push(warning(Some(key), source_of(key), message));
+    } else if settings.ssl {
+        // Claude MPM's hook sender (connection_manager_http.py) builds http://host:port/api/events
+        // whatever the server speaks.
+        let message = format!(
+            "ssl is on, but Claude MPM's hooks always post plain http://{}:{}/api/events: every hook event will be refused; turn ssl off for the server hooks post to",
+            settings.hook_host, settings.hook_port
+        );
+        out.push(warning(Some(Key::Ssl), source_of(Key::Ssl), message));
     }
     out
 }

@@ -166,11 +166,11 @@ impl Settings {
     #[must_use]
     pub fn url(&self) -> String {
         let scheme = if self.ssl { "https" } else { "http" };
-        if self.host.contains(':') {
-            format!("{scheme}://[{}]:{}", self.host, self.port)
-        } else {
-            format!("{scheme}://{}:{}", self.host, self.port)
-        }
+        format!(
+            "{scheme}://{}:{}",
+            crate::target::bracket(&self.host),
+            self.port
+        )
     }
 
     /// The current value of `key`.

@@ -24,6 +24,8 @@ pub enum Source {
     },
     /// A command-line flag.
     Flag(&'static str),
+    /// `--demo`: the console's in-process server, which the demo points everything at.
+    Demo,
 }
 
 impl Source {
@@ -54,6 +56,7 @@ impl fmt::Display for Source {
                 Ok(())
             }
             Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Demo => f.write_str("--demo's server"),
         }
     }
 }

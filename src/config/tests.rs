@@ -24,6 +24,7 @@ fn inputs(env: &[(&str, &str)], file: Option<&str>, flags: &[(Key, &str)]) -> In
     paths.insert(PathBuf::from("/nope/cert.pem"), PathState::Missing);
     paths.insert(PathBuf::from("/certs"), PathState::NotAFile);
     Inputs {
+        demo: Vec::new(),
         home: Some(home()),
         env: env
             .iter()

@@ -1,35 +1,68 @@
 //! The full-screen console: producers send [`Action`]s down one channel; the loop applies them
 //! with [`update`], carries out the [`Effect`]s on tasks, and draws at most once per frame.
-//! The terminal is restored on every way out: quit, error, panic (ratatui's hook), SIGTERM.
+//! The terminal is restored on every way out: quit, error, SIGTERM, and a panic in any task
+//! (the panic hook restores it, prints the message once and exits 101).
 
 mod demo;
+mod effects;
 mod producers;
 
-use std::path::Path;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
-use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
-use crate::actions::{Audit, kill, reset_config, restart};
-use crate::app::{Action, Effect, Key, State, update};
-use crate::checks::{self, Status};
-use crate::config::Resolved;
-use crate::probes::http::{self, CLAUDE_MPM_PORTS};
+use crate::actions::Audit;
+use crate::app::{Action, Clock, Effect, State, update};
+use crate::config::{FlagValue, Key, Resolved};
+use crate::probes::http;
+use crate::target::{Chosen, Target};
 use crate::ui::{self, Theme};
-use crate::{collect, doctor};
 
 /// The frame cap: at most one draw per this long, whatever the event rate.
 const FRAME: Duration = Duration::from_millis(50);
-/// How often time advances in the state. Keys and events draw at once; the clock only needs
-/// seconds (rates and the availability strip are per second), and every tick is a redraw, so a
-/// faster tick would only cost idle CPU.
-const TICK: Duration = Duration::from_secs(1);
+/// How long quitting waits for work still running (an action, the demo server) before it
+/// leaves anyway.
+const QUIT_GRACE: Duration = Duration::from_millis(400);
+
+/// How the console was asked to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--demo`: the bundled server in-process, with a workload.
+    pub demo: bool,
+    /// `--read-only`: no action changes anything.
+    pub read_only: bool,
+    /// The command line's flags, for re-resolving the configuration around the demo server.
+    pub flags: Vec<FlagValue>,
+    /// `--config`, likewise.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Why the console cannot run here, if it cannot: it needs a terminal on both ends.
+fn no_terminal() -> Option<&'static str> {
+    if !std::io::stdout().is_terminal() {
+        Some("standard output is not a terminal")
+    } else if !std::io::stdin().is_terminal() {
+        Some("standard input is not a terminal")
+    } else {
+        None
+    }
+}
 
 /// Runs the console until the user quits. Returns the process exit status.
 #[must_use]
-pub fn run(resolved: Resolved, demo_mode: bool, read_only: bool) -> u8 {
+pub fn run(resolved: Resolved, options: &Options) -> u8 {
+    if let Some(why) = no_terminal() {
+        eprintln!(
+            "mpm-top: the console needs a terminal, and {why}.\n\
+             For output a script or a file can take, use:\n  \
+             mpm-top doctor [--json]   the health check\n  \
+             mpm-top --collect         the debug bundle (debug_info.txt)\n  \
+             mpm-top config --json     the configuration and where each value came from"
+        );
+        return 2;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,91 +74,130 @@ pub fn run(resolved: Resolved, demo_mode: bool, read_only: bool) -> u8 {
             return 1;
         }
     };
-    runtime.block_on(async move {
-        let (stop_tx, stop) = watch::channel(false);
-        let mut resolved = resolved;
-        let demo = if demo_mode {
-            match demo::start(&resolved.settings, stop.clone()).await {
-                Ok(server) => {
-                    resolved.settings.host = "127.0.0.1".into();
-                    resolved.settings.port = server.addr.port();
-                    Some(server)
-                }
-                Err(e) => {
-                    eprintln!("mpm-top --demo: cannot start the bundled server: {e:#}");
-                    return 1;
-                }
-            }
-        } else {
-            None
-        };
-        let url = target(&resolved, demo.is_some()).await;
-        let mut terminal = ratatui::init();
-        let outcome = main_loop(&mut terminal, &resolved, &url, read_only, stop.clone()).await;
-        ratatui::restore();
-        let _ = stop_tx.send(true);
-        if let Some(server) = demo {
-            let _ = server.stop().await;
-        }
-        match outcome {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("mpm-top: {e:#}");
-                1
-            }
-        }
-    })
+    let code = runtime.block_on(console(resolved, options));
+    // An action still running (a kill waiting out its grace period) does not hold up quitting.
+    runtime.shutdown_timeout(QUIT_GRACE);
+    code
 }
 
-/// The configured server, or, when nothing answers there, a Claude MPM server found on
-/// 8765–8785.
-async fn target(resolved: &Resolved, demo: bool) -> String {
-    let url = resolved.settings.url();
-    if demo || http::health(&url, Duration::from_millis(500)).await.is_ok() {
-        return url;
+async fn console(resolved: Resolved, options: &Options) -> u8 {
+    let (stop_tx, stop) = watch::channel(false);
+    let (resolved, demo) = if options.demo {
+        match demo::start(&resolved.settings, stop.clone()).await {
+            Ok(server) => (for_demo(options, server.addr.port()), Some(server)),
+            Err(e) => {
+                eprintln!("mpm-top --demo: cannot start the bundled server: {e:#}");
+                return 1;
+            }
+        }
+    } else {
+        (resolved, None)
+    };
+    let target = match &demo {
+        Some(server) => Target {
+            scheme: "http",
+            host: "127.0.0.1".into(),
+            port: server.addr.port(),
+            chosen: Chosen::Demo,
+        },
+        None => choose(&resolved).await,
+    };
+    let mut terminal = ratatui::init();
+    restore_on_any_panic();
+    let outcome = main_loop(&mut terminal, &resolved, target, options.read_only).await;
+    ratatui::restore();
+    let _ = stop_tx.send(true);
+    if let Some(server) = demo {
+        let _ = tokio::time::timeout(QUIT_GRACE, server.stop()).await;
     }
-    let found = http::discover(
-        &resolved.settings.host,
-        CLAUDE_MPM_PORTS,
-        Duration::from_millis(300),
-    )
-    .await;
-    found.first().map_or(url, |f| {
-        format!(
-            "http://{}:{}",
-            http::bracket(&resolved.settings.host),
-            f.port
-        )
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("mpm-top: {e:#}");
+            1
+        }
+    }
+}
+
+/// The configuration `--demo` runs on: the user's, with the server and the hooks pointed at
+/// the demo server (source "--demo's server"), so neither doctor nor the Config pane reports
+/// findings that are only about the demo.
+fn for_demo(options: &Options, port: u16) -> Resolved {
+    let mut inputs = crate::config::gather(options.flags.clone(), options.config_file.as_deref());
+    let port = port.to_string();
+    inputs.demo = [
+        (Key::Host, "127.0.0.1"),
+        (Key::Port, port.as_str()),
+        (Key::HookHost, "127.0.0.1"),
+        (Key::HookPort, port.as_str()),
+    ]
+    .into_iter()
+    .map(|(key, raw)| FlagValue {
+        key,
+        raw: raw.to_owned(),
+    })
+    .collect();
+    crate::config::resolve(&inputs)
+}
+
+/// A panic in any task (tokio would otherwise swallow it and leave the terminal raw): restore
+/// the terminal, let the hook before this one print the message, exit non-zero.
+fn restore_on_any_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        ratatui::restore();
+        previous(info);
+        std::process::exit(101);
+    }));
+}
+
+/// The target: what the user named, always; when nothing was named and nothing answers on the
+/// default, the first server discovery finds.
+async fn choose(resolved: &Resolved) -> Target {
+    let configured = Target::configured(resolved);
+    if configured.is_named()
+        || http::health(&configured.url(), Duration::from_millis(500))
+            .await
+            .is_ok()
+    {
+        return configured;
+    }
+    let ports = producers::discovery_ports(resolved.settings.port_range, configured.port);
+    let found = http::discover(&configured.host, ports, Duration::from_millis(300)).await;
+    found.first().map_or(configured.clone(), |f| {
+        configured.on_port(f.port, Chosen::Discovered)
     })
 }
 
 async fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     resolved: &Resolved,
-    url: &str,
+    target: Target,
     read_only: bool,
-    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Action>(8192);
-    let port = url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .unwrap_or(resolved.settings.port);
-    let mut resolved = resolved.clone();
-    resolved.settings.port = port;
-    tokio::spawn(keyboard(tx.clone()));
-    tokio::spawn(ticks(tx.clone()));
-    tokio::spawn(producers::feed(url.to_owned(), tx.clone(), stop));
-    tokio::spawn(producers::probes(url.to_owned(), port, tx.clone()));
-    producers::log_tail(resolved.settings.log_file.clone(), tx.clone());
+    let clock = Clock::start();
+    let watch = producers::Watch {
+        clock,
+        other_ports: Vec::new(),
+        our_log: resolved.settings.log_file.clone(),
+        own_pid: std::process::id(),
+    };
+    let watch_of = |t: &Target| producers::Watch {
+        other_ports: producers::discovery_ports(resolved.settings.port_range, t.port),
+        ..watch.clone()
+    };
+    tokio::spawn(producers::keyboard(tx.clone()));
+    tokio::spawn(producers::ticks(clock, tx.clone()));
+    let mut watching = producers::watch_target(&target, &watch_of(&target), &tx);
 
-    let mut state = State::new(url, read_only);
+    let mut state = State::new(target.clone(), read_only);
+    state.now = clock.stamp();
     state.own_pid = std::process::id();
-    state.config = producers::config_rows(&resolved);
+    state.config = crate::config::rows(resolved);
     state.config_file = resolved.file_shown.clone();
     state.note(format!(
-        "monitoring {url}{}",
+        "monitoring {target}{}",
         if read_only { " (read-only)" } else { "" }
     ));
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
@@ -154,12 +226,20 @@ async fn main_loop(
         if received == 0 {
             return Ok(());
         }
+        // The clock as the batch is applied: mpm-top's own log lines are stamped with it.
+        update(&mut state, Action::Tick(clock.stamp()));
         let mut key_pressed = false;
         for action in batch.drain(..) {
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
             for effect in update(&mut state, action) {
-                state.note(format!("{effect:?}: started"));
-                tokio::spawn(carry_out(
+                if let Effect::Switch(to) = effect {
+                    let _ = watching.send(true);
+                    watching = producers::watch_target(&to, &watch_of(&to), &tx);
+                    update(&mut state, Action::Retargeted(to));
+                    continue;
+                }
+                state.note(format!("{}: started", effect.label()));
+                tokio::spawn(effects::carry_out(
                     effect,
                     resolved.clone(),
                     audit.clone(),
@@ -179,133 +259,4 @@ async fn main_loop(
             dirty = true;
         }
     }
-}
-
-async fn keyboard(tx: mpsc::Sender<Action>) {
-    let mut events = EventStream::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    loop {
-        let event = tokio::select! {
-            e = events.next() => e,
-            _ = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => Some(Ok(Event::Key(crossterm::event::KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)))),
-        };
-        let key = match event {
-            Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => match k.code {
-                KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
-                KeyCode::Char(c) => Key::Char(c),
-                KeyCode::Tab => Key::Tab,
-                KeyCode::Esc => Key::Esc,
-                KeyCode::Enter => Key::Enter,
-                KeyCode::Backspace => Key::Backspace,
-                KeyCode::Up => Key::Up,
-                KeyCode::Down => Key::Down,
-                _ => continue,
-            },
-            Some(Ok(Event::Resize(..))) => {
-                if tx.send(Action::Resize).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return,
-        };
-        if tx.send(Action::Key(key)).await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn ticks(tx: mpsc::Sender<Action>) {
-    let started = Instant::now();
-    let mut ticker = tokio::time::interval(TICK);
-    loop {
-        ticker.tick().await;
-        if tx
-            .send(Action::Tick(started.elapsed().as_secs_f64()))
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// Carries out one effect with the same code the command line uses.
-async fn carry_out(effect: Effect, resolved: Resolved, audit: Audit, tx: mpsc::Sender<Action>) {
-    let outcome: anyhow::Result<String> = match effect {
-        Effect::StartServer => restart::start_server(&resolved, &audit, "start")
-            .await
-            .map(|url| format!("server started: {url}")),
-        Effect::Restart => restart::restart(&resolved, true, &audit)
-            .await
-            .map(|url| format!("restarted: {url}")),
-        Effect::Kill(targets) => {
-            let audit = audit.clone();
-            tokio::task::spawn_blocking(move || {
-                targets
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "PID {}: {:?}",
-                            t.pid,
-                            kill::terminate(t, kill::GRACE, &audit, "kill")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .await
-            .map_err(anyhow::Error::from)
-        }
-        Effect::ResetConfig => {
-            let path = crate::config::expand_tilde(&resolved.file_shown, resolved.home.as_deref());
-            reset_config::plan(&path)
-                .and_then(|plan| reset_config::apply(&plan, &audit))
-                .map(|backup| {
-                    format!(
-                        "config reset; backup: {}",
-                        backup.map_or("none (there was no file)".into(), |b| b
-                            .display()
-                            .to_string())
-                    )
-                })
-        }
-        Effect::Collect => {
-            collect::collect(&resolved, Path::new("debug_info.txt"), &mut std::io::sink())
-                .await
-                .map(|b| {
-                    format!(
-                        "wrote debug_info.txt ({} bytes, {} redacted, sha256 {})",
-                        b.size,
-                        b.redacted,
-                        &b.sha256[..12]
-                    )
-                })
-                .map_err(anyhow::Error::from)
-        }
-        Effect::Doctor => {
-            let facts = doctor::gather(&resolved).await;
-            let results = checks::evaluate(&facts, &[]);
-            let worst = results.iter().max_by_key(|c| c.status);
-            if let Some(c) = worst {
-                let text = if c.status == Status::Ok {
-                    "all checks pass".to_owned()
-                } else {
-                    format!("{}: {}", c.name, c.reason)
-                };
-                let _ = tx.send(Action::Doctor(c.status, text)).await;
-            }
-            let count = |s| results.iter().filter(|c| c.status == s).count();
-            Ok(format!(
-                "doctor: {} ok, {} warnings, {} failures",
-                count(Status::Ok),
-                count(Status::Warn),
-                count(Status::Fail)
-            ))
-        }
-    };
-    let _ = tx
-        .send(outcome.map_or_else(|e| Action::Failed(format!("{e:#}")), Action::Done))
-        .await;
 }

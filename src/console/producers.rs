@@ -1,17 +1,56 @@
-//! The tasks that feed the console's channel: feed, probes, log tail. Each stops when the
-//! channel closes; blocking probes run on blocking threads, never on the UI task.
+//! The tasks that feed the console's channel: keyboard, clock, and, for each target, the feed
+//! and the probes (which also choose the log to tail). Each stamps what it reports with the
+//! console's [`Clock`] where it happens, and stops when the channel closes or its target's
+//! `stop` turns true. Blocking probes run on blocking threads, never on the UI task.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
+use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
-use crate::app::Action;
-use crate::config::{Resolved, to_json};
+use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
-use crate::probes::{http, logtail, process, sockets};
+use crate::probes::http::{self, CLAUDE_MPM_PORTS, ServerKind};
+use crate::probes::{logtail, pidfiles, process, sockets};
+use crate::target::Target;
 
-/// Forwards the feed's events as actions.
-pub async fn feed(url: String, tx: mpsc::Sender<Action>, stop: watch::Receiver<bool>) {
+/// How often the clock moves when nothing else happens. Every tick is a redraw; rates and the
+/// availability strip are per second, so a faster tick would only cost idle CPU.
+const TICK: Duration = Duration::from_secs(1);
+
+/// What the watchers of one target need besides the target.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    /// The console's clock.
+    pub clock: Clock,
+    /// Ports discovery looks at when the target is silent (Claude MPM's and `port_range`).
+    pub other_ports: Vec<u16>,
+    /// mpm-top serve's configured log, tailed when an mpm-top server holds the port.
+    pub our_log: PathBuf,
+    /// The console's own PID: its in-process `--demo` server has no log to tail.
+    pub own_pid: u32,
+}
+
+/// Starts the feed and the probes for `target`; they stop when the returned sender is dropped
+/// or sends `true`.
+pub fn watch_target(target: &Target, w: &Watch, tx: &mpsc::Sender<Action>) -> watch::Sender<bool> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(feed_task(target.url(), w.clock, tx.clone(), stop.clone()));
+    tokio::spawn(probes(target.clone(), w.clone(), tx.clone(), stop));
+    stop_tx
+}
+
+/// Forwards the feed's events as actions, each stamped with its arrival instant.
+async fn feed_task(
+    url: String,
+    clock: Clock,
+    tx: mpsc::Sender<Action>,
+    stop: watch::Receiver<bool>,
+) {
     let (feed_tx, mut events) = mpsc::channel(4096);
     tokio::spawn(feed::run(
         FeedOptions::new(&url),
@@ -23,10 +62,14 @@ pub async fn feed(url: String, tx: mpsc::Sender<Action>, stop: watch::Receiver<b
         let action = match event {
             FeedEvent::Connected => Action::Connected,
             FeedEvent::Disconnected { reason, retry_in } => Action::Disconnected(format!(
-                "{reason} (retry in {:.1}s)",
+                "{reason} (retry in {:.2}s)",
                 retry_in.as_secs_f64()
             )),
-            FeedEvent::Event { name, data, .. } => Action::FeedEvent { name, data },
+            FeedEvent::Event { name, data, at } => Action::FeedEvent {
+                name,
+                data,
+                at: clock.stamp_at(at),
+            },
             FeedEvent::Latency(d) => Action::Latency(d.as_secs_f64() * 1000.0),
         };
         if tx.send(action).await.is_err() {
@@ -36,105 +79,212 @@ pub async fn feed(url: String, tx: mpsc::Sender<Action>, stop: watch::Receiver<b
 }
 
 /// Health every second; handshake, websocket, process and sockets every 5 s (the socket table
-/// scans /proc, the costliest probe the console runs).
-pub async fn probes(url: String, port: u16, tx: mpsc::Sender<Action>) {
+/// scans /proc, the costliest probe the console runs); discovery every 5 s while the target
+/// is silent; the log of the server holding the port, tailed while it holds it.
+async fn probes(
+    target: Target,
+    w: Watch,
+    tx: mpsc::Sender<Action>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let url = target.url();
     let timeout = Duration::from_secs(1);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut tail: Option<Tail> = None;
+    let mut kind = None;
     for round in 0u64.. {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => break,
+        }
         let health = http::health(&url, timeout).await;
-        let pid = health.as_ref().ok().and_then(|h| h.pid);
+        let answered = health.is_ok();
+        if let Ok(h) = &health {
+            kind = Some(h.kind.clone());
+        }
         if tx
             .send(Action::Health(health.map_err(|e| e.to_string())))
             .await
             .is_err()
         {
-            return;
+            break;
         }
-        if round % 5 == 0 {
-            let (handshake, websocket) = tokio::join!(
-                http::handshake(&url, timeout),
-                http::websocket_upgrade(&url, timeout)
-            );
-            let _ = tx
-                .send(Action::Transport {
-                    handshake: handshake.is_ok(),
-                    websocket: websocket.is_ok(),
-                })
-                .await;
-            let facts = tokio::task::spawn_blocking(move || {
-                let rows = sockets::port_table(port).unwrap_or_default();
-                let pid = pid.or_else(|| {
-                    rows.iter()
-                        .find(|r| r.is_listener())
-                        .and_then(|r| r.owners.first().map(|p| p.pid))
-                });
-                (
-                    pid.and_then(|p| process::stats(p, Duration::from_millis(200))),
-                    rows,
-                )
+        if round % 5 != 0 {
+            continue;
+        }
+        if !answered {
+            let found = http::discover(
+                &target.host,
+                w.other_ports.iter().copied(),
+                Duration::from_millis(300),
+            )
+            .await;
+            let found = found
+                .into_iter()
+                .map(|f| (f.port, f.health.kind.label()))
+                .collect();
+            let _ = tx.send(Action::Found(found)).await;
+        }
+        let (handshake, websocket) = tokio::join!(
+            http::handshake(&url, timeout),
+            http::websocket_upgrade(&url, timeout)
+        );
+        let _ = tx
+            .send(Action::Transport {
+                handshake: handshake.is_ok(),
+                websocket: websocket.is_ok(),
             })
             .await;
-            if let Ok((stats, rows)) = facts {
-                let _ = tx.send(Action::Resources(stats, rows)).await;
+        let port = target.port;
+        let facts = tokio::task::spawn_blocking(move || {
+            let rows = sockets::port_table(port).unwrap_or_default();
+            // The process is the one holding the listening socket, never the PID /health names.
+            let holder = rows
+                .iter()
+                .find(|r| r.is_listener())
+                .and_then(|r| r.owners.first().map(|p| p.pid));
+            let stats = holder.and_then(|p| process::stats(p, Duration::from_millis(200)));
+            (stats, rows, holder)
+        })
+        .await;
+        let Ok((process, sockets, holder)) = facts else {
+            continue;
+        };
+        let at = w.clock.stamp();
+        let wanted = log_of(kind.as_ref(), holder, port, &w);
+        if tail.as_ref().map(|t| &t.path) != wanted.as_ref() {
+            tail = wanted.map(|path| {
+                let _ = tx.try_send(Action::Note(format!("tailing {}", path.display())));
+                Tail::start(path, w.clock, tx.clone())
+            });
+        }
+        let _ = tx
+            .send(Action::Resources {
+                process,
+                sockets,
+                at,
+            })
+            .await;
+    }
+    drop(tail);
+}
+
+/// The log of the server holding the port: Claude MPM's daemon log (found from the process's
+/// working directory or its PID file), or mpm-top serve's configured log.
+fn log_of(kind: Option<&ServerKind>, holder: Option<u32>, port: u16, w: &Watch) -> Option<PathBuf> {
+    let holder = holder?;
+    match kind? {
+        ServerKind::ClaudeMpm | ServerKind::ClaudeMpmLegacy => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            pidfiles::claude_mpm_log(holder, port, &cwd)
+        }
+        ServerKind::MpmTop if holder != w.own_pid => Some(w.our_log.clone()),
+        _ => None,
+    }
+}
+
+/// A log followed on a thread of its own (the tailer blocks); stops when dropped.
+struct Tail {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+impl Tail {
+    fn start(path: PathBuf, clock: Clock, tx: mpsc::Sender<Action>) -> Tail {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        let (watched, stopped) = (path.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            logtail::follow_until(&watched, &lines_tx, Duration::from_secs(1), &stopped);
+        });
+        std::thread::spawn(move || {
+            for line in lines {
+                // Stamped when read: the tailer wakes on the write (notify), so this is when
+                // the line appeared, give or take a scheduling delay.
+                if tx
+                    .blocking_send(Action::LogLine(line, clock.stamp()))
+                    .is_err()
+                {
+                    return;
+                }
             }
+        });
+        Tail { path, stop }
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Ports discovery scans: Claude MPM's range and `port_range`, without `except`.
+#[must_use]
+pub fn discovery_ports(port_range: Option<crate::config::PortRange>, except: u16) -> Vec<u16> {
+    let mut ports: Vec<u16> = CLAUDE_MPM_PORTS
+        .chain(
+            port_range
+                .into_iter()
+                .flat_map(crate::config::PortRange::ports),
+        )
+        .filter(|p| *p != except)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Keys, resizes and SIGTERM (as Ctrl-C, so the terminal is restored).
+pub async fn keyboard(tx: mpsc::Sender<Action>) {
+    let mut events = EventStream::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        let event = tokio::select! {
+            e = events.next() => e,
+            _ = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
+                let _ = tx.send(Action::Key(Key::CtrlC)).await;
+                return;
+            }
+        };
+        let key = match event {
+            Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => match k.code {
+                KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+                KeyCode::Char(c) => Key::Char(c),
+                KeyCode::Tab => Key::Tab,
+                KeyCode::Esc => Key::Esc,
+                KeyCode::Enter => Key::Enter,
+                KeyCode::Backspace => Key::Backspace,
+                KeyCode::Up => Key::Up,
+                KeyCode::Down => Key::Down,
+                KeyCode::PageUp => Key::PageUp,
+                KeyCode::PageDown => Key::PageDown,
+                KeyCode::Home => Key::Home,
+                KeyCode::End => Key::End,
+                _ => continue,
+            },
+            Some(Ok(Event::Resize(..))) => {
+                if tx.send(Action::Resize).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return,
+        };
+        if tx.send(Action::Key(key)).await.is_err() {
+            return;
         }
     }
 }
 
-/// The configuration rows for the inspector.
-#[must_use]
-pub fn config_rows(resolved: &Resolved) -> Vec<[String; 5]> {
-    let doc = to_json(resolved);
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "(unset)".into(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    };
-    doc["settings"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| {
-                    let shadowed: Vec<String> = r["shadowed"]
-                        .as_array()
-                        .map(|s| {
-                            s.iter()
-                                .map(|x| format!("{} ({})", text(&x["value"]), text(&x["source"])))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let finding = r["findings"][0]["message"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    [
-                        text(&r["key"]),
-                        text(&r["value"]),
-                        text(&r["source"]),
-                        shadowed.join(", "),
-                        finding,
-                    ]
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Follows the server log on a thread of its own (the tailer blocks), forwarding lines.
-pub fn log_tail(path: std::path::PathBuf, tx: mpsc::Sender<Action>) {
-    std::thread::spawn(move || {
-        let (lines_tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || logtail::follow(&path, &lines_tx, Duration::from_secs(1)));
-        for line in lines {
-            if tx.blocking_send(Action::LogLine(line)).is_err() {
-                return; // the console has gone; the follower ends at its next line
-            }
+/// The clock, once a second.
+pub async fn ticks(clock: Clock, tx: mpsc::Sender<Action>) {
+    let mut ticker = tokio::time::interval(TICK);
+    loop {
+        ticker.tick().await;
+        if tx.send(Action::Tick(clock.stamp())).await.is_err() {
+            return;
         }
-    });
+    }
 }

@@ -3,17 +3,22 @@
 //! and measures ping latency with `dashboard:ping`, which both Claude MPM's server and ours answer.
 //!
 //! Reconnection is driven here rather than by `rust_socketio`'s own, which only applies after a
-//! first successful connect: a console started before its server must keep trying too.
+//! first successful connect: a console started before its server must keep trying too. The
+//! backoff stays at or under a second, so the feed attaches within a second of a server
+//! starting; a refused connect costs almost nothing.
+//!
+//! It connects over websocket (one connection, no polling requests to keep up), and falls back
+//! to polling with upgrade when a server refuses websocket. It pings only after the server's
+//! connect ack.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt as _;
-use rust_socketio::Event;
-use rust_socketio::asynchronous::ClientBuilder;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
+
+use crate::sio_client::{self, Received, Transport};
 
 /// What the feed reports.
 #[derive(Clone, Debug)]
@@ -54,14 +59,14 @@ pub struct FeedOptions {
 }
 
 impl FeedOptions {
-    /// Defaults for `url`: a ping a second, backoff from 0.5 s to 5 s.
+    /// Defaults for `url`: a ping a second, backoff from 0.25 s to 1 s.
     #[must_use]
     pub fn new(url: &str) -> FeedOptions {
         FeedOptions {
             url: url.to_owned(),
             ping_every: Duration::from_secs(1),
-            min_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(5),
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(1),
         }
     }
 }
@@ -85,6 +90,9 @@ fn send(tx: &mpsc::Sender<FeedEvent>, dropped: &Dropped, event: FeedEvent) {
     }
 }
 
+/// How long one connection attempt may take, ack included.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Runs the feed until `stop` turns true or the receiver is dropped.
 pub async fn run(
     options: FeedOptions,
@@ -93,41 +101,38 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = options.min_backoff;
+    let mut transport = Transport::Websocket;
     while !*stop.borrow() && !tx.is_closed() {
         let (closed_tx, mut closed) = mpsc::channel::<String>(4);
         let (pong_tx, mut pongs) = mpsc::channel::<u64>(16);
         let (events, fallen) = (tx.clone(), dropped.clone());
-        let (open_tx, close_tx, error_tx) = (tx.clone(), closed_tx.clone(), closed_tx);
-        let open_dropped = dropped.clone();
-        let builder = ClientBuilder::new(options.url.as_str())
-            .reconnect(false)
-            .on(Event::Connect, move |_, _| {
-                send(&open_tx, &open_dropped, FeedEvent::Connected);
-                async {}.boxed()
-            })
-            .on(Event::Close, move |_, _| {
-                let _ = close_tx.try_send("the connection closed".into());
-                async {}.boxed()
-            })
-            .on(Event::Error, move |payload, _| {
-                let _ = error_tx.try_send(format!("{payload:?}"));
-                async {}.boxed()
-            })
-            .on_any(move |event, payload, _| {
-                let at = Instant::now();
-                let data = crate::sio_client::first_argument(payload);
-                let name = event.as_str().to_owned();
-                if name == "dashboard:pong" {
-                    if let Some(id) = data.get("timestamp").and_then(Value::as_u64) {
-                        let _ = pong_tx.try_send(id);
-                    }
+        let on_event = move |event: Received| {
+            if event.name == "dashboard:pong" {
+                if let Some(id) = event.data.get("timestamp").and_then(Value::as_u64) {
+                    let _ = pong_tx.try_send(id);
                 }
-                send(&events, &fallen, FeedEvent::Event { name, data, at });
-                async {}.boxed()
-            });
-        let reason = match builder.connect().await {
-            Ok(client) => {
+            }
+            send(
+                &events,
+                &fallen,
+                FeedEvent::Event {
+                    name: event.name,
+                    data: event.data,
+                    at: event.at,
+                },
+            );
+        };
+        let on_close = move |why: String| {
+            let _ = closed_tx.try_send(why);
+        };
+        let attempt = tokio::select! {
+            r = sio_client::open(&options.url, transport, CONNECT_TIMEOUT, on_event, on_close) => r,
+            _ = stop.changed() => return,
+        };
+        let reason = match attempt {
+            Ok((client, _)) => {
                 backoff = options.min_backoff;
+                send(&tx, &dropped, FeedEvent::Connected);
                 let reason = stay_connected(
                     &client,
                     &options,
@@ -141,7 +146,16 @@ pub async fn run(
                 let _ = client.disconnect().await;
                 reason
             }
-            Err(e) => e.to_string(),
+            Err(e) => {
+                // A server that answers but refuses websocket: try polling (with upgrade) next.
+                let refused = format!("{e:#}");
+                if transport == Transport::Websocket && !refused.contains("Connection refused") {
+                    transport = Transport::Upgrade;
+                } else {
+                    transport = Transport::Websocket;
+                }
+                refused
+            }
         };
         if *stop.borrow() {
             return;

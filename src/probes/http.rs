@@ -145,23 +145,53 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
+/// The most of a body any probe reads: `/health` is a few hundred bytes, and a server that
+/// streams forever must not fill the console's memory.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Sends `request` and reads at most [`MAX_BODY`] of the answer, all within `timeout`.
+async fn bounded(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<(reqwest::StatusCode, String), ProbeError> {
+    let exchange = async {
+        let mut response = request
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ProbeError::from_reqwest(&e, timeout))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(ProbeError::Unexpected(format!(
+                    "HTTP {}: a body of more than {} KiB (a probe reads no more)",
+                    response.status(),
+                    MAX_BODY / 1024
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((
+            response.status(),
+            String::from_utf8_lossy(&body).into_owned(),
+        ))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| ProbeError::Timeout(millis(timeout)))?
+}
+
 /// `GET /health`.
 ///
 /// # Errors
 /// When nothing answers in time, or the answer is not JSON.
 pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError> {
     let started = Instant::now();
-    let response = client()
-        .get(format!("{base}/health"))
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
+    let (status, body) = bounded(client().get(format!("{base}/health")), timeout).await?;
     let latency = started.elapsed();
     match serde_json::from_str::<Value>(&body) {
         Ok(json) if status.is_success() => Ok(Health::parse(json, latency)),
@@ -172,10 +202,21 @@ pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError>
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
+use crate::text::truncate;
+
+/// Polls `/health` until it answers, for at most `within`: a server just started.
+///
+/// # Errors
+/// The last probe's error when nothing answered in time.
+pub async fn wait_for_health(base: &str, within: Duration) -> Result<Health, ProbeError> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match health(base, left.min(Duration::from_secs(2))).await {
+            Ok(h) => return Ok(h),
+            Err(e) if Instant::now() + Duration::from_millis(100) >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     }
 }
 
@@ -227,23 +268,21 @@ pub fn parse_open_packet(text: &str) -> Result<Handshake, ProbeError> {
     })
 }
 
-/// The guide's `curl /socket.io/?transport=polling` check.
+/// The guide's `curl /socket.io/?transport=polling` check. The session the handshake opens is
+/// closed again (an Engine.IO close packet), so probing leaves nothing on the server.
 ///
 /// # Errors
 /// When nothing answers, or the answer is not an open packet.
 pub async fn handshake(base: &str, timeout: Duration) -> Result<Handshake, ProbeError> {
     let url = format!("{base}/socket.io/?EIO=4&transport=polling");
-    let response = client()
-        .get(url)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
-    let body = response
-        .text()
-        .await
-        .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
-    parse_open_packet(&body)
+    let (_, body) = bounded(client().get(&url), timeout).await?;
+    let open = parse_open_packet(&body)?;
+    let close = client()
+        .post(format!("{url}&sid={}", open.sid))
+        .header("Content-Type", "text/plain;charset=UTF-8")
+        .body("1");
+    let _ = bounded(close, timeout).await;
+    Ok(open)
 }
 
 /// Opens a websocket straight to `/socket.io/` and waits for the open packet; the time taken.
@@ -339,7 +378,7 @@ pub async fn discover(
     timeout: Duration,
 ) -> Vec<Found> {
     let probes = ports.into_iter().map(|port| async move {
-        let base = format!("http://{}:{port}", bracket(host));
+        let base = format!("http://{}:{port}", crate::target::bracket(host));
         health(&base, timeout)
             .await
             .ok()
@@ -352,16 +391,6 @@ pub async fn discover(
         .collect();
     found.sort_by_key(|f| f.port);
     found
-}
-
-/// IPv6 literals go in brackets in URLs.
-#[must_use]
-pub fn bracket(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    }
 }
 
 #[cfg(test)]

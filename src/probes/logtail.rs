@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -82,6 +83,12 @@ pub struct LogLine {
 }
 
 impl LogLine {
+    /// A line with `text`, classified.
+    #[must_use]
+    pub fn from_text(text: &str) -> LogLine {
+        LogLine::new(text.as_bytes(), 0)
+    }
+
     fn new(bytes: &[u8], cut: usize) -> LogLine {
         let mut text = String::from_utf8_lossy(bytes)
             .trim_end_matches('\r')
@@ -221,6 +228,17 @@ pub fn last_lines(path: &Path, n: usize) -> std::io::Result<Vec<LogLine>> {
 /// Follows `path` on the calling thread, sending each new line, until the receiver is dropped.
 /// Directory events wake it at once; without them it still polls every `backstop`.
 pub fn follow(path: &Path, lines: &mpsc::Sender<LogLine>, backstop: Duration) {
+    follow_until(path, lines, backstop, &AtomicBool::new(false));
+}
+
+/// [`follow`], ending also within `backstop` of `stop` turning true (a quiet log sends nothing
+/// that would notice a dropped receiver).
+pub fn follow_until(
+    path: &Path,
+    lines: &mpsc::Sender<LogLine>,
+    backstop: Duration,
+    stop: &AtomicBool,
+) {
     let (wake_tx, wake) = mpsc::channel();
     let dir = path
         .parent()
@@ -232,7 +250,7 @@ pub fn follow(path: &Path, lines: &mpsc::Sender<LogLine>, backstop: Duration) {
     })
     .and_then(|mut w| w.watch(&dir, RecursiveMode::NonRecursive).map(|()| w));
     let mut tail = LogTail::at_end(path);
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         for line in tail.poll() {
             if lines.send(line).is_err() {
                 drop(watcher);

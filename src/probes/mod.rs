@@ -3,6 +3,7 @@
 
 pub mod feed;
 pub mod http;
+pub mod logfields;
 pub mod logtail;
 pub mod pidfiles;
 pub mod process;

@@ -61,6 +61,28 @@ pub fn project_root(dir: &Path) -> PathBuf {
         .to_path_buf()
 }
 
+/// The log Claude MPM's monitor on `port` writes, when it can be found: under the project of
+/// the listening process's working directory, else under the project of `cwd` when its PID
+/// file there names `holder`. Only a file that exists is returned.
+#[must_use]
+pub fn claude_mpm_log(holder: u32, port: u16, cwd: &Path) -> Option<PathBuf> {
+    let in_project = |root: &Path| {
+        root.join(".claude-mpm/logs")
+            .join(format!("monitor-daemon-{port}.log"))
+    };
+    let server_cwd = std::fs::read_link(format!("/proc/{holder}/cwd")).ok();
+    let by_cwd = server_cwd.map(|d| in_project(&project_root(&d)));
+    let by_pid_file = {
+        let root = project_root(cwd);
+        let pid_file = root.join(format!(".claude-mpm/monitor-daemon-{port}.pid"));
+        (PidFileState::read(&pid_file, "claude-mpm").pid == Some(holder)).then(|| in_project(&root))
+    };
+    [by_cwd, by_pid_file]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+}
+
 /// Our PID file (if present) and every Claude MPM monitor PID file of the project at `cwd`.
 #[must_use]
 pub fn all(ours: &Path, cwd: &Path) -> Vec<PidFileState> {

@@ -18,6 +18,14 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
+    /// The program's name first, then its arguments: `python3 -m claude_mpm …` rather than a
+    /// long path cut before the name shows.
+    #[must_use]
+    pub fn program_and_args(&self) -> String {
+        let args = self.cmdline.split_once(' ').map_or("", |(_, args)| args);
+        crate::text::clean(format!("{} {args}", self.name).trim_end())
+    }
+
     /// The command line, or the name when the command line is hidden.
     #[must_use]
     pub fn command(&self) -> &str {
@@ -108,7 +116,11 @@ pub fn stats(pid: u32, interval: std::time::Duration) -> Option<ProcessStats> {
         pid,
         rss_bytes: p.memory(),
         cpu_percent: p.cpu_usage(),
-        threads: p.tasks().map(std::collections::HashSet::len),
+        // sysinfo lists the other threads under tasks(); the main thread (tid = pid) is not
+        // among them, and /proc/PID/status's "Threads:" counts it.
+        threads: p
+            .tasks()
+            .map(|tasks| tasks.len() + usize::from(!tasks.contains(&spid))),
         open_files: p.open_files(),
         fd_limit: p.open_files_limit(),
         uptime_secs: p.run_time(),
@@ -118,36 +130,76 @@ pub fn stats(pid: u32, interval: std::time::Duration) -> Option<ProcessStats> {
 /// The guide escalates at continuous memory growth over 500 MB.
 pub const MEMORY_ESCALATION_BYTES: u64 = 500 * 1024 * 1024;
 
+/// How worrying a resident size is: at half the escalation line a warning, at the line a
+/// failure. One rule for `doctor` and the console's Resources pane.
+#[must_use]
+pub fn memory_status(rss_bytes: u64) -> crate::checks::Status {
+    use crate::checks::Status;
+    if rss_bytes >= MEMORY_ESCALATION_BYTES {
+        Status::Fail
+    } else if rss_bytes >= MEMORY_ESCALATION_BYTES / 2 {
+        Status::Warn
+    } else {
+        Status::Ok
+    }
+}
+
 /// RSS samples over time, bounded, to tell growth toward the escalation line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemoryTrend {
-    samples: std::collections::VecDeque<(f64, u64)>,
+    samples: crate::bounded::Ring<(f64, u64)>,
+}
+
+impl Default for MemoryTrend {
+    fn default() -> MemoryTrend {
+        MemoryTrend {
+            samples: crate::bounded::Ring::new(Self::CAPACITY),
+        }
+    }
+}
+
+/// What the samples say about growth.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Projection {
+    /// Fewer than [`MemoryTrend::MIN_SPAN_SECS`] of samples: too early to say.
+    TooEarly {
+        /// Seconds of samples so far.
+        span_secs: f64,
+    },
+    /// Not growing.
+    Flat,
+    /// Growing at `mib_per_min`; the line is `minutes` away at that rate.
+    Growing {
+        /// Slope, MiB per minute.
+        mib_per_min: f64,
+        /// Minutes to [`MEMORY_ESCALATION_BYTES`].
+        minutes: f64,
+    },
 }
 
 impl MemoryTrend {
-    /// Samples kept: at one a second, ten minutes.
-    pub const CAPACITY: usize = 600;
+    /// Samples kept: at one every 5 s, an hour.
+    pub const CAPACITY: usize = 720;
+    /// A projection from less than this is start-up noise.
+    pub const MIN_SPAN_SECS: f64 = 300.0;
 
     /// Adds a sample taken `at_secs` seconds from any fixed origin.
     pub fn push(&mut self, at_secs: f64, rss_bytes: u64) {
-        if self.samples.len() == Self::CAPACITY {
-            self.samples.pop_front();
-        }
-        self.samples.push_back((at_secs, rss_bytes));
+        self.samples.push((at_secs, rss_bytes));
     }
 
     /// Growth in bytes per minute between the first and last sample (None with fewer than 2).
     #[must_use]
     #[allow(clippy::cast_precision_loss)] // byte counts far below 2^52
     pub fn growth_per_minute(&self) -> Option<f64> {
-        let (&(t0, m0), &(t1, m1)) = (self.samples.front()?, self.samples.back()?);
+        let (&(t0, m0), &(t1, m1)) = (self.samples.first()?, self.samples.last()?);
         (t1 > t0).then(|| (m1 as f64 - m0 as f64) / (t1 - t0) * 60.0)
     }
 
     /// Seconds between the first and last sample.
     #[must_use]
     pub fn span_secs(&self) -> f64 {
-        match (self.samples.front(), self.samples.back()) {
+        match (self.samples.first(), self.samples.last()) {
             (Some((t0, _)), Some((t1, _))) => t1 - t0,
             _ => 0.0,
         }
@@ -158,8 +210,24 @@ impl MemoryTrend {
     #[allow(clippy::cast_precision_loss)]
     pub fn minutes_to_escalation(&self) -> Option<f64> {
         let growth = self.growth_per_minute().filter(|g| *g > 0.0)?;
-        let &(_, now) = self.samples.back()?;
+        let &(_, now) = self.samples.last()?;
         Some(MEMORY_ESCALATION_BYTES.saturating_sub(now) as f64 / growth)
+    }
+
+    /// The projection to show: nothing before [`Self::MIN_SPAN_SECS`] of samples.
+    #[must_use]
+    pub fn projection(&self) -> Projection {
+        let span_secs = self.span_secs();
+        if span_secs < Self::MIN_SPAN_SECS {
+            return Projection::TooEarly { span_secs };
+        }
+        match (self.growth_per_minute(), self.minutes_to_escalation()) {
+            (Some(growth), Some(minutes)) => Projection::Growing {
+                mib_per_min: growth / f64::from(1 << 20),
+                minutes,
+            },
+            _ => Projection::Flat,
+        }
     }
 }
 
@@ -179,6 +247,7 @@ mod trend_tests {
             trend.push(f64::from(100 + i), 200 << 20);
         }
         assert_eq!(trend.samples.len(), MemoryTrend::CAPACITY);
+        assert_eq!(trend.projection(), Projection::Flat);
         assert_eq!(
             trend.minutes_to_escalation(),
             None,
@@ -187,9 +256,36 @@ mod trend_tests {
     }
 
     #[test]
+    fn no_projection_before_five_minutes_of_samples() {
+        let mut trend = MemoryTrend::default();
+        trend.push(0.0, 100 << 20);
+        trend.push(60.0, 110 << 20);
+        assert_eq!(trend.projection(), Projection::TooEarly { span_secs: 60.0 });
+        trend.push(300.0, 150 << 20);
+        let Projection::Growing {
+            mib_per_min,
+            minutes,
+        } = trend.projection()
+        else {
+            panic!("{:?}", trend.projection());
+        };
+        assert!((mib_per_min - 10.0).abs() < 1e-9);
+        assert!((minutes - 35.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn samples_this_process() {
         let s = stats(std::process::id(), std::time::Duration::from_millis(10)).unwrap();
-        assert!(s.rss_bytes > 0 && s.threads.unwrap_or(0) >= 1);
+        assert!(s.rss_bytes > 0);
+        // A single-threaded child: its one thread is its main thread, and it counts.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let sleeping = stats(child.id(), std::time::Duration::from_millis(10)).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(sleeping.threads, Some(1));
         assert!(s.open_files.unwrap_or(0) > 0 && s.fd_limit.unwrap_or(0) > 0);
     }
 }

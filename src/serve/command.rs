@@ -259,22 +259,16 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
 }
 
 fn wait_for_health(url: &str) -> anyhow::Result<()> {
-    let client = reqwest::blocking::Client::builder()
-        // Our own server, just started: its certificate may be self-signed.
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(2))
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
-        .context("cannot build an HTTP client")?;
-    let deadline = Instant::now() + DAEMON_READY_TIMEOUT;
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{url}/health"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("the server started but {url}/health did not answer within {DAEMON_READY_TIMEOUT:?}")
+        .context("cannot start a runtime to wait for the server")?;
+    runtime
+        .block_on(crate::probes::http::wait_for_health(url, DAEMON_READY_TIMEOUT))
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the server started but {url}/health did not answer within {DAEMON_READY_TIMEOUT:?}: {e}"
+            )
+        })
 }

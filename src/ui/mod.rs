@@ -1,5 +1,5 @@
-//! Pure rendering: `render(frame, &State, &Theme)` only reads the state (time came in a tick),
-//! so whole screens are snapshot-tested.
+//! Pure rendering: `render(frame, &State, &Theme)` only reads the state (it never reads a
+//! clock: every time shown was stamped where it happened), so whole screens are snapshot-tested.
 //!
 //! ```text
 //! ┌1 Status──────────────┐┌2 Events─────────────────────────┐
@@ -12,8 +12,12 @@
 //!  footer: keys
 //! ```
 
+pub mod format;
 mod overlay;
 mod panes;
+mod resources;
+mod status;
+mod stream;
 pub mod theme;
 
 use ratatui::Frame;
@@ -23,7 +27,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 pub use theme::Theme;
 
-use crate::app::{KEYS, Pane, State};
+use crate::app::{FOOTER_KEYS, Pane, State};
 
 /// Smallest terminal the layout fits.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -71,6 +75,24 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     }
     footer_line(frame, state, theme, footer);
     overlay::render(frame, state, theme, main);
+    make_controls_visible(frame);
+}
+
+/// The last line of defence: text from outside is sanitised where it enters the state, and
+/// whatever still holds a control character here (a path, a config value) is shown as `�`
+/// rather than handed to the terminal, which would act on it.
+fn make_controls_visible(frame: &mut Frame) {
+    let area = frame.area();
+    let buffer = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buffer.cell_mut((x, y)) {
+                if cell.symbol().chars().any(char::is_control) {
+                    cell.set_symbol("�");
+                }
+            }
+        }
+    }
 }
 
 fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect) {
@@ -80,7 +102,7 @@ fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect
         theme.border
     };
     let title = if which == Pane::Events {
-        panes::events_title(state)
+        stream::events_title(state)
     } else {
         which.title().to_owned()
     };
@@ -91,10 +113,10 @@ fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match which {
-        Pane::Status => panes::status(frame, state, theme, inner),
-        Pane::Events => panes::events(frame, state, theme, inner),
+        Pane::Status => status::status(frame, state, theme, inner),
+        Pane::Events => stream::events(frame, state, theme, inner),
         Pane::Rates => panes::rates(frame, state, theme, inner),
-        Pane::Resources => panes::resources(frame, state, theme, inner),
+        Pane::Resources => resources::resources(frame, state, theme, inner),
         Pane::Config => panes::config(frame, state, theme, inner),
         Pane::Log => panes::log(frame, state, theme, inner),
     }
@@ -108,13 +130,51 @@ fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     if state.editing_filter {
         spans.push(Span::raw(format!(
             " filter: {}▏ (Enter to keep, Esc to stop)",
-            state.filter
+            crate::text::sanitize(&state.filter)
         )));
     } else {
-        for (key, what) in KEYS {
+        let used: usize = spans.iter().map(Span::width).sum();
+        for (key, what) in footer_keys(usize::from(area.width).saturating_sub(used)) {
             spans.push(Span::styled(format!(" {key}"), theme.focus));
             spans.push(Span::styled(format!(" {what}"), theme.dim));
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The footer's keys for `width` columns: help and quit always (last), and before them as many
+/// of the others, in priority order, as fit.
+fn footer_keys(width: usize) -> Vec<(&'static str, &'static str)> {
+    let cost = |(k, w): &(&str, &str)| 2 + k.chars().count() + w.chars().count();
+    let (rest, always) = FOOTER_KEYS.split_at(FOOTER_KEYS.len() - 2);
+    let mut room = width.saturating_sub(always.iter().map(cost).sum());
+    let mut keys: Vec<_> = rest
+        .iter()
+        .take_while(|k| {
+            let fits = cost(k) <= room;
+            room = room.saturating_sub(cost(k));
+            fits
+        })
+        .copied()
+        .collect();
+    keys.extend_from_slice(always);
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::footer_keys;
+
+    #[test]
+    fn help_and_quit_always_fit_and_the_rest_follow_by_priority() {
+        let narrow = footer_keys(20);
+        assert_eq!(narrow, [("?", "help"), ("q", "quit")]);
+        let wide: usize = footer_keys(120)
+            .iter()
+            .map(|(k, w)| 2 + k.len() + w.len())
+            .sum();
+        assert!(wide <= 120, "{wide}");
+        assert!(footer_keys(120).len() > 8);
+        assert_eq!(footer_keys(1000).len(), crate::app::FOOTER_KEYS.len());
+    }
 }

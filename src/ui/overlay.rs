@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::Theme;
-use crate::app::{Dialog, KEYS, State};
+use crate::app::{Dialog, HELP_KEYS, State};
 
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let [_, v, _] = Layout::vertical([
@@ -45,30 +45,47 @@ fn boxed(
 }
 
 /// Draws whichever overlay is open.
+/// A dialog's title and the exact things it will affect, one line each.
+fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
+    match dialog {
+        Dialog::Kill(targets) => (
+            "Kill port holders",
+            targets
+                .iter()
+                .map(|p| {
+                    format!(
+                        "  SIGTERM, then SIGKILL: PID {} {}",
+                        p.pid,
+                        p.program_and_args()
+                    )
+                })
+                .collect(),
+        ),
+        Dialog::Restart(targets) => (
+            "Restart a server that is not mpm-top's",
+            targets
+                .iter()
+                .map(|p| {
+                    format!(
+                        "  stop PID {} {}, start mpm-top serve",
+                        p.pid,
+                        p.program_and_args()
+                    )
+                })
+                .collect(),
+        ),
+        Dialog::ResetConfig(file) => (
+            "Reset configuration",
+            vec![format!(
+                "  back up {file}, then reset its socketio: section to the defaults"
+            )],
+        ),
+    }
+}
+
 pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     if let Some(dialog) = &state.dialog {
-        let (title, what) = match dialog {
-            Dialog::Kill(targets) => (
-                "Kill port holders",
-                targets
-                    .iter()
-                    .map(|p| format!("  SIGTERM, then SIGKILL: PID {} {}", p.pid, p.command()))
-                    .collect(),
-            ),
-            Dialog::Restart(targets) => (
-                "Restart a server that is not mpm-top's",
-                targets
-                    .iter()
-                    .map(|p| format!("  stop PID {} {}, start mpm-top serve", p.pid, p.command()))
-                    .collect(),
-            ),
-            Dialog::ResetConfig(file) => (
-                "Reset configuration",
-                vec![format!(
-                    "  back up {file}, then reset its socketio: section to the defaults"
-                )],
-            ),
-        };
+        let (title, what) = dialog_lines(dialog);
         let mut lines: Vec<Line> = vec![Line::from("This will affect exactly:")];
         lines.extend(what.into_iter().map(|l: String| Line::from(l)));
         lines.push(Line::from(""));
@@ -83,11 +100,11 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .saturating_add(2);
         boxed(frame, centred(area, 90, height), title, lines, theme.bad);
     } else if state.help {
-        let mut lines: Vec<Line> = KEYS
+        let mut lines: Vec<Line> = HELP_KEYS
             .iter()
             .map(|(k, what)| {
                 Line::from(vec![
-                    Span::styled(format!("{k:>8}  "), theme.focus),
+                    Span::styled(format!("{k:>10}  "), theme.focus),
                     Span::raw(*what),
                 ])
             })
@@ -103,17 +120,33 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             theme.dim,
         )));
         lines.push(Line::from(Span::styled(
+            "Times are local; durations come from the sender's clock when both ends carry it.",
+            theme.dim,
+        )));
+        lines.push(Line::from(Span::styled(
             "Any key closes this help.",
             theme.dim,
         )));
         let height = u16::try_from(lines.len())
             .unwrap_or(u16::MAX)
             .saturating_add(2);
-        boxed(frame, centred(area, 70, height), "Keys", lines, theme.focus);
+        boxed(frame, centred(area, 86, height), "Keys", lines, theme.focus);
     } else if state.detail {
+        // serde_json escapes every control character inside strings: the payload is safe.
         let text = state.selected_event().map_or_else(
-            || "no event selected".to_owned(),
-            |e| serde_json::to_string_pretty(&e.payload).unwrap_or_default(),
+            || {
+                "the selected event is no longer held (the stream keeps the newest 2,000)"
+                    .to_owned()
+            },
+            |e| {
+                format!(
+                    "{} {} {}\n{}",
+                    e.at.clock_text(),
+                    e.origin.label(),
+                    e.name,
+                    serde_json::to_string_pretty(&e.payload).unwrap_or_default()
+                )
+            },
         );
         let lines: Vec<Line> = text.lines().map(|l| Line::from(l.to_owned())).collect();
         boxed(

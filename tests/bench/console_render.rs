@@ -4,16 +4,23 @@
 
 use std::time::Instant;
 
-use mpm_top::app::{Action, State, update};
+use mpm_top::app::{Action, Stamp, State, update};
+use mpm_top::target::{Chosen, Target};
 use mpm_top::ui::{Theme, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
 
 fn main() {
-    let mut state = State::new("http://127.0.0.1:8765", false);
+    let target = Target {
+        scheme: "http",
+        host: "127.0.0.1".into(),
+        port: 8765,
+        chosen: Chosen::Default,
+    };
+    let mut state = State::new(target, false);
     for i in 0..5000u32 {
-        update(&mut state, Action::Tick(f64::from(i) / 10.0));
+        let at = Stamp::fixed(f64::from(i) / 10.0);
         let subtype = if i % 2 == 0 { "pre_tool" } else { "post_tool" };
         let name = format!("type_{}", i % 20);
         update(
@@ -21,6 +28,7 @@ fn main() {
             Action::FeedEvent {
                 name,
                 data: json!({"subtype": subtype, "session_id": "s", "correlation_id": format!("c-{}", i / 2), "data": {"tool_name": "Bash", "status": "success"}}),
+                at,
             },
         );
         update(&mut state, Action::Latency(0.5 + f64::from(i % 7) / 10.0));

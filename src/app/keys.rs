@@ -1,0 +1,263 @@
+//! What each key does. The footer and the help overlay are drawn from the tables here, so
+//! what is shown is what is bound.
+
+use super::state::{Dialog, Pane, RATE_WINDOWS, State};
+use super::{Effect, Key};
+use crate::probes::process::ProcessInfo;
+
+/// Keys for the footer, most important first: the footer shows as many as fit, and always the
+/// last two (help and quit).
+pub const FOOTER_KEYS: [(&str, &str); 14] = [
+    ("/", "filter"),
+    ("p", "pause"),
+    ("Enter", "detail"),
+    ("d", "doctor"),
+    ("s", "start"),
+    ("r", "restart"),
+    ("K", "kill"),
+    ("c", "collect"),
+    ("R", "reset cfg"),
+    ("Tab", "focus"),
+    ("z", "zoom"),
+    ("x", "clear"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
+/// Every key, for the help overlay.
+pub const HELP_KEYS: [(&str, &str); 22] = [
+    ("s", "start the bundled server on the target's port"),
+    ("r", "restart the target's server (graceful)"),
+    ("K", "kill the processes holding the target's port"),
+    ("R", "reset the socketio: section of the config file"),
+    ("c", "write debug_info.txt"),
+    ("d", "run doctor"),
+    ("g", "switch to the server found elsewhere (when offered)"),
+    ("/", "filter the stream (Enter keeps it, Esc ends typing)"),
+    ("p", "pause or resume the stream"),
+    ("x", "clear the stream"),
+    ("Up/Down", "select an older / newer event"),
+    ("PgUp/PgDn", "a page older / newer"),
+    ("Home/End", "the oldest event / follow the newest"),
+    ("Enter", "show the selected event's payload"),
+    ("Tab", "focus the next pane"),
+    ("1-6", "focus a pane"),
+    ("z", "zoom the focused pane"),
+    ("+/-", "widen / narrow the rate window"),
+    (
+        "Esc",
+        "close the detail or dialog, unzoom, follow the newest",
+    ),
+    ("?", "this help (any key closes it)"),
+    ("q", "quit"),
+    ("Ctrl-C", "quit"),
+];
+
+/// Rows a page key moves.
+const PAGE: isize = 10;
+
+/// Applies a key press.
+pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
+    if key == Key::CtrlC {
+        state.quit = true;
+        return Vec::new();
+    }
+    if let Some(dialog) = state.dialog.take() {
+        return answer(state, dialog, key);
+    }
+    if state.editing_filter {
+        match key {
+            Key::Enter | Key::Esc => state.editing_filter = false,
+            Key::Backspace => {
+                state.filter.pop();
+            }
+            Key::Char(c) if !c.is_control() => state.filter.push(c),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if state.help {
+        state.help = false;
+        return Vec::new();
+    }
+    match key {
+        Key::Char('q') => state.quit = true,
+        Key::Char('?') => state.help = true,
+        Key::Tab => {
+            let i = Pane::ALL
+                .iter()
+                .position(|p| *p == state.focus)
+                .unwrap_or(0);
+            state.focus = Pane::ALL[(i + 1) % Pane::ALL.len()];
+        }
+        Key::Char(c @ '1'..='6') => state.focus = Pane::ALL[c as usize - '1' as usize],
+        Key::Char('z') => state.zoom = !state.zoom,
+        Key::Char('/') => {
+            state.editing_filter = true;
+            state.focus = Pane::Events;
+        }
+        Key::Char('p') => pause_or_resume(state),
+        Key::Char('x') => {
+            state.events.clear();
+            state.selected = None;
+            state.detail = false;
+        }
+        Key::Char('+') => {
+            state.rate_window = (state.rate_window + 1).min(RATE_WINDOWS.len() - 1);
+        }
+        Key::Char('-') => state.rate_window = state.rate_window.saturating_sub(1),
+        Key::Up => select_by(state, -1),
+        Key::PageUp => select_by(state, -PAGE),
+        Key::Down => select_by(state, 1),
+        Key::PageDown => select_by(state, PAGE),
+        Key::Home => {
+            let oldest = state.visible_events().next().map(|e| e.id);
+            state.selected = oldest;
+        }
+        Key::End => state.selected = None,
+        Key::Enter => {
+            state.detail = !state.detail;
+            if state.detail && state.selected.is_none() {
+                // The detail holds on to the event it opened on, not to whatever comes next.
+                state.selected = state.selected_event().map(|e| e.id);
+            }
+        }
+        Key::Esc => {
+            state.detail = false;
+            state.zoom = false;
+            state.selected = None;
+        }
+        Key::Char('g') => return switch(state),
+        Key::Char(c @ ('s' | 'r' | 'K' | 'R' | 'c' | 'd')) => return action_key(state, c),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn answer(state: &mut State, dialog: Dialog, key: Key) -> Vec<Effect> {
+    match key {
+        Key::Char('y') => {
+            state.note("confirmed");
+            let effect = match dialog {
+                Dialog::Kill(targets) => Effect::Kill(targets),
+                Dialog::ResetConfig(file) => Effect::ResetConfig(file),
+                Dialog::Restart(_) => Effect::Restart(state.target.clone()),
+            };
+            start(state, effect)
+        }
+        Key::Char('n') | Key::Esc => {
+            state.note("cancelled: nothing was changed");
+            Vec::new()
+        }
+        _ => {
+            state.dialog = Some(dialog);
+            Vec::new()
+        }
+    }
+}
+
+fn pause_or_resume(state: &mut State) {
+    if state.paused.is_some() {
+        let held = state.held_back();
+        state.paused = None;
+        state.note(format!("resumed; {held} event(s) arrived while paused"));
+    } else {
+        state.paused = Some(state.next_id - 1);
+    }
+}
+
+/// Moves the selection `delta` rows (negative: older). From "following", it starts at the
+/// newest row; moving onto the newest again, when not paused, follows it again.
+fn select_by(state: &mut State, delta: isize) {
+    let ids: Vec<u64> = state.visible_events().map(|e| e.id).collect();
+    let Some(newest) = ids.len().checked_sub(1) else {
+        state.selected = None;
+        return;
+    };
+    let at = state
+        .selected
+        .and_then(|id| ids.iter().position(|i| *i == id))
+        .unwrap_or(newest);
+    let to = at.saturating_add_signed(delta).min(newest);
+    state.selected = if to == newest && delta > 0 && state.paused.is_none() {
+        None
+    } else {
+        Some(ids[to])
+    };
+}
+
+/// `g`: monitor the server discovery offered.
+fn switch(state: &mut State) -> Vec<Effect> {
+    let Some(offer) = state.offer.take() else {
+        state.note("g: no other server has been found to switch to");
+        return Vec::new();
+    };
+    let from = state.target.authority();
+    vec![Effect::Switch(state.target.on_port(
+        offer.port,
+        crate::target::Chosen::Switched { from },
+    ))]
+}
+
+/// Marks the action as running and hands it over; refuses while another runs.
+fn start(state: &mut State, effect: Effect) -> Vec<Effect> {
+    if let Some(running) = &state.busy {
+        state.note(format!(
+            "'{running}' is still running: wait for it to finish before '{}'",
+            effect.label()
+        ));
+        return Vec::new();
+    }
+    state.busy = Some(effect.label().to_owned());
+    vec![effect]
+}
+
+/// The keys that act (all but `c` and `d` change things, and are refused in read-only mode).
+fn action_key(state: &mut State, key: char) -> Vec<Effect> {
+    let changes_things = matches!(key, 's' | 'r' | 'K' | 'R');
+    if state.read_only && changes_things {
+        state.note(format!(
+            "read-only: '{key}' is disabled (started with --read-only)"
+        ));
+        return Vec::new();
+    }
+    if let Some(running) = &state.busy {
+        state.note(format!(
+            "'{running}' is still running: '{key}' waits until it is done"
+        ));
+        return Vec::new();
+    }
+    let holders: Vec<ProcessInfo> = state
+        .sockets
+        .iter()
+        .filter(|s| s.is_listener())
+        .flat_map(|s| s.owners.clone())
+        .filter(|p| p.pid != state.own_pid)
+        .collect();
+    let target = state.target.clone();
+    match key {
+        's' => start(state, Effect::StartServer(target)),
+        'r' if state.server.kind.as_deref().is_some_and(|k| k != "mpm-top") => {
+            state.dialog = Some(Dialog::Restart(holders));
+            Vec::new()
+        }
+        'r' => start(state, Effect::Restart(target)),
+        'K' if holders.is_empty() => {
+            state.note(format!(
+                "nothing but mpm-top itself holds {}: nothing to kill",
+                target.authority()
+            ));
+            Vec::new()
+        }
+        'K' => {
+            state.dialog = Some(Dialog::Kill(holders));
+            Vec::new()
+        }
+        'R' => {
+            state.dialog = Some(Dialog::ResetConfig(state.config_file.clone()));
+            Vec::new()
+        }
+        'c' => start(state, Effect::Collect(target)),
+        _ => start(state, Effect::Doctor(target)),
+    }
+}

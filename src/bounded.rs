@@ -1,0 +1,181 @@
+//! Collections that cannot grow without bound, whatever a server sends: one [`Ring`] for every
+//! "last N" buffer (the console's stream, rates and strips, the memory trend, serve's event
+//! history), and [`Counts`] for maps keyed by names that come from outside.
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// A bounded ring: pushing past capacity drops the oldest.
+#[derive(Clone, Debug)]
+pub struct Ring<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T> Ring<T> {
+    /// An empty ring holding at most `capacity`. Memory is taken as items arrive, not up front.
+    #[must_use]
+    pub fn new(capacity: usize) -> Ring<T> {
+        Ring {
+            items: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Adds one, dropping (and returning) the oldest when full. A ring of capacity 0 keeps
+    /// nothing.
+    pub fn push(&mut self, item: T) -> Option<T> {
+        if self.capacity == 0 {
+            return Some(item);
+        }
+        let dropped = if self.items.len() == self.capacity {
+            self.items.pop_front()
+        } else {
+            None
+        };
+        self.items.push_back(item);
+        dropped
+    }
+
+    /// Oldest first.
+    #[must_use = "iterators are lazy"]
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.items.iter()
+    }
+
+    /// Oldest first, to change in place.
+    #[must_use = "iterators are lazy"]
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
+        self.items.iter_mut()
+    }
+
+    /// How many are held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The most it holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether none are held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// The oldest, if any.
+    #[must_use]
+    pub fn first(&self) -> Option<&T> {
+        self.items.front()
+    }
+
+    /// The newest, if any.
+    #[must_use]
+    pub fn last(&self) -> Option<&T> {
+        self.items.back()
+    }
+
+    /// The newest, to change in place (the current second's count).
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        self.items.back_mut()
+    }
+}
+
+/// Where counts of names beyond the cap go.
+pub const OTHER: &str = "(other)";
+
+/// Counts per name, for names that come from outside (event names, types): at most `cap`
+/// distinct names are kept, every further one is counted under [`OTHER`].
+#[derive(Clone, Debug)]
+pub struct Counts {
+    counts: BTreeMap<String, u64>,
+    cap: usize,
+}
+
+impl Counts {
+    /// An empty map keeping at most `cap` names besides [`OTHER`].
+    #[must_use]
+    pub fn new(cap: usize) -> Counts {
+        Counts {
+            counts: BTreeMap::new(),
+            cap,
+        }
+    }
+
+    /// The key `name` is counted under: itself while there is room, else [`OTHER`].
+    #[must_use]
+    pub fn key_for<'a>(&self, name: &'a str) -> &'a str {
+        if self.counts.contains_key(name) || self.named() < self.cap {
+            name
+        } else {
+            OTHER
+        }
+    }
+
+    /// Adds one to `name` (or to [`OTHER`]); allocates a key only the first time.
+    pub fn bump(&mut self, name: &str) {
+        let key = self.key_for(name);
+        match self.counts.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(key.to_owned(), 1);
+            }
+        }
+    }
+
+    /// The count of `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> u64 {
+        self.counts.get(name).copied().unwrap_or(0)
+    }
+
+    /// Every name and count, in name order.
+    #[must_use]
+    pub fn map(&self) -> &BTreeMap<String, u64> {
+        &self.counts
+    }
+
+    /// Names held, [`OTHER`] not counted.
+    fn named(&self) -> usize {
+        self.counts.len() - usize::from(self.counts.contains_key(OTHER))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_drops_the_oldest_and_says_which() {
+        let mut ring = Ring::new(2);
+        assert_eq!(ring.push(1), None);
+        assert_eq!(ring.push(2), None);
+        assert_eq!(ring.push(3), Some(1));
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), [2, 3]);
+        assert_eq!((ring.first(), ring.last()), (Some(&2), Some(&3)));
+        let mut none = Ring::new(0);
+        assert_eq!(none.push(9), Some(9));
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn names_past_the_cap_are_counted_as_other() {
+        let mut counts = Counts::new(2);
+        for name in ["a", "b", "c", "a", "d", "c"] {
+            counts.bump(name);
+        }
+        assert_eq!(counts.get("a"), 2);
+        assert_eq!(counts.get("b"), 1);
+        assert_eq!(counts.get(OTHER), 3, "c, d, c");
+        assert_eq!(counts.map().len(), 3);
+        assert_eq!(counts.key_for("zzz"), OTHER);
+    }
+}

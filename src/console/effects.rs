@@ -1,0 +1,89 @@
+//! Carrying out an [`Effect`] with the same functions the command line uses, then reporting
+//! back as an action.
+
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use crate::actions::{Audit, kill, reset_config, restart};
+use crate::app::{Action, Effect};
+use crate::checks::{self, Status};
+use crate::config::Resolved;
+use crate::{collect, doctor};
+
+/// Carries out one effect; `Switch` is the loop's own business and never arrives here.
+pub async fn carry_out(effect: Effect, resolved: Resolved, audit: Audit, tx: mpsc::Sender<Action>) {
+    let outcome: anyhow::Result<String> = match effect {
+        Effect::StartServer(target) => restart::start_server(&resolved, &target, &audit, "start")
+            .await
+            .map(|url| format!("server started: {url}")),
+        Effect::Restart(target) => restart::restart(&resolved, &target, true, &audit)
+            .await
+            .map(|url| format!("restarted: {url}")),
+        Effect::Kill(targets) => tokio::task::spawn_blocking(move || {
+            targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "PID {}: {:?}",
+                        t.pid,
+                        kill::terminate(t, kill::GRACE, &audit, "kill")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .await
+        .map_err(anyhow::Error::from),
+        Effect::ResetConfig(file) => {
+            let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
+            reset_config::plan(&path)
+                .and_then(|plan| reset_config::apply(&plan, &audit))
+                .map(|backup| {
+                    format!(
+                        "config reset; backup: {}",
+                        backup.map_or("none (there was no file)".into(), |b| b
+                            .display()
+                            .to_string())
+                    )
+                })
+        }
+        Effect::Collect(target) => {
+            let path = Path::new("debug_info.txt");
+            collect::collect(&resolved, &target, path, &mut std::io::sink())
+                .await
+                .map(|b| {
+                    format!(
+                        "wrote debug_info.txt ({} bytes, {} redacted, sha256 {})",
+                        b.size,
+                        b.redacted,
+                        &b.sha256[..12]
+                    )
+                })
+                .map_err(anyhow::Error::from)
+        }
+        Effect::Doctor(target) => {
+            let facts = doctor::gather(&resolved, &target).await;
+            let results = checks::evaluate(&facts, &[]);
+            if let Some(c) = results.iter().max_by_key(|c| c.status) {
+                let text = if c.status == Status::Ok {
+                    "all checks pass".to_owned()
+                } else {
+                    format!("{}: {}", c.name, c.reason)
+                };
+                let _ = tx.send(Action::Doctor(c.status, text)).await;
+            }
+            let count = |s| results.iter().filter(|c| c.status == s).count();
+            Ok(format!(
+                "doctor: {} ok, {} warnings, {} failures",
+                count(Status::Ok),
+                count(Status::Warn),
+                count(Status::Fail)
+            ))
+        }
+        Effect::Switch(target) => Ok(format!("switching to {target}")),
+    };
+    let _ = tx
+        .send(outcome.map_or_else(|e| Action::Failed(format!("{e:#}")), Action::Done))
+        .await;
+}

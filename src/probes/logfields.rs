@@ -1,0 +1,180 @@
+//! What one server log line says: its own timestamp, its level, its message, and the
+//! `key=value` fields in it. Two formats are read:
+//!
+//! - mpm-top serve (tracing): `2026-11-26T03:09:33.123456Z  INFO connect sid=X transport=Websocket clients=2`
+//! - Python logging, as Claude MPM writes it: `2026-11-26 03:09:33,123 - name - INFO - message`
+//!
+//! Anything else still gives its text as the message.
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::app::time::sender_time;
+
+/// A line's level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// DEBUG or TRACE.
+    Debug,
+    /// INFO.
+    Info,
+    /// WARN or WARNING.
+    Warn,
+    /// ERROR or CRITICAL.
+    Error,
+}
+
+/// A parsed line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fields {
+    /// The time the server wrote in the line.
+    pub time: Option<DateTime<FixedOffset>>,
+    /// Its level, when it has one.
+    pub level: Option<Level>,
+    /// The text after the time, level and logger name.
+    pub message: String,
+    /// `key=value` and `key="quoted value"` pairs of the message, in order.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Fields {
+    /// The value of `key`, if the message has it.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn level_of(word: &str) -> Option<Level> {
+    match word {
+        "TRACE" | "DEBUG" => Some(Level::Debug),
+        "INFO" => Some(Level::Info),
+        "WARN" | "WARNING" => Some(Level::Warn),
+        "ERROR" | "CRITICAL" | "FATAL" => Some(Level::Error),
+        _ => None,
+    }
+}
+
+/// Reads one line.
+#[must_use]
+pub fn parse(line: &str) -> Fields {
+    let line = line.trim_end();
+    let (time, rest) = leading_time(line);
+    let (level, message) = level_and_message(rest);
+    Fields {
+        time,
+        level,
+        pairs: pairs(message),
+        message: message.to_owned(),
+    }
+}
+
+/// `2026-11-26T03:09:33.1Z rest` or `2026-11-26 03:09:33,123 rest`.
+fn leading_time(line: &str) -> (Option<DateTime<FixedOffset>>, &str) {
+    let mut words = line.splitn(3, ' ');
+    let first = words.next().unwrap_or_default();
+    if let Some(t) = sender_time(&serde_json::Value::String(first.to_owned())) {
+        return (Some(t), line[first.len()..].trim_start());
+    }
+    if let Some(second) = words.next() {
+        let both = format!("{first} {second}");
+        if let Some(t) = sender_time(&serde_json::Value::String(both.clone())) {
+            return (Some(t), line[both.len()..].trim_start());
+        }
+    }
+    (None, line)
+}
+
+/// `INFO message`, or Python's `- name - INFO - message`.
+fn level_and_message(rest: &str) -> (Option<Level>, &str) {
+    let rest = rest.trim_start_matches(['-', ' ']);
+    // tracing: the level is the first word.
+    let first = rest.split_whitespace().next().unwrap_or_default();
+    if let Some(level) = level_of(first) {
+        return (Some(level), rest[first.len()..].trim_start());
+    }
+    // Python logging: "name - LEVEL - message", or "[LEVEL] message".
+    let parts: Vec<&str> = rest.splitn(3, " - ").collect();
+    for (i, part) in parts.iter().enumerate().take(2) {
+        if let Some(level) = level_of(part.trim().trim_matches(['[', ']'])) {
+            let message = parts[i + 1..].join(" - ");
+            let start = rest.len() - message.len();
+            return (Some(level), rest[start..].trim_start());
+        }
+    }
+    (None, rest)
+}
+
+/// `key=value` pairs; a value in double quotes may hold spaces.
+fn pairs(message: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = message;
+    while let Some(eq) = rest.find('=') {
+        let key_start = rest[..eq]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let key = &rest[key_start..eq];
+        let after = &rest[eq + 1..];
+        let (value, used) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            (&quoted[..end], (end + 2).min(after.len()))
+        } else {
+            let end = after
+                .find(|c: char| c.is_whitespace() || c == ',')
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if !key.is_empty() {
+            out.push((key.to_owned(), value.to_owned()));
+        }
+        rest = &after[used..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_serve_connect_line() {
+        let f = parse(
+            "2026-11-26T03:09:33.123456Z  INFO connect sid=AbC transport=Websocket clients=2",
+        );
+        assert!(f.time.is_some());
+        assert_eq!(f.level, Some(Level::Info));
+        assert_eq!(f.message, "connect sid=AbC transport=Websocket clients=2");
+        assert_eq!(f.get("sid"), Some("AbC"));
+        assert_eq!(f.get("transport"), Some("Websocket"));
+        assert_eq!(f.get("clients"), Some("2"));
+    }
+
+    #[test]
+    fn a_quoted_reason_keeps_its_spaces() {
+        let f = parse(
+            "2026-11-26T03:09:33Z  INFO disconnect sid=x reason=\"client namespace disconnect\" clients=0",
+        );
+        assert_eq!(f.get("reason"), Some("client namespace disconnect"));
+        assert_eq!(f.get("clients"), Some("0"));
+    }
+
+    #[test]
+    fn a_python_logging_line() {
+        let f = parse(
+            "2026-11-26 03:09:33,123 - claude_mpm.services.monitor.server - WARNING - Client gone - again",
+        );
+        assert!(f.time.is_some());
+        assert_eq!(f.level, Some(Level::Warn));
+        assert_eq!(f.message, "Client gone - again");
+    }
+
+    #[test]
+    fn junk_is_its_own_message() {
+        let f = parse("\u{fffd}\u{fffd} binary junk");
+        assert_eq!((f.time, f.level), (None, None));
+        assert_eq!(f.message, "\u{fffd}\u{fffd} binary junk");
+        assert!(parse("a=").pairs == [("a".to_owned(), String::new())]);
+    }
+}

@@ -1,0 +1,147 @@
+//! The Status pane: target and how it was chosen, server kind, health, clients, transports,
+//! latency, availability, and the findings that need the user.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use super::Theme;
+use super::format::age;
+use crate::app::{State, events_long_running};
+use crate::checks::Status;
+use crate::target::Chosen;
+
+fn mark(ok: Option<bool>, theme: &Theme) -> Span<'static> {
+    match ok {
+        Some(true) => Span::styled("✓", theme.ok),
+        Some(false) => Span::styled("✗", theme.bad),
+        None => Span::styled("?", theme.dim),
+    }
+}
+
+fn chosen(state: &State) -> String {
+    match &state.target.chosen {
+        Chosen::Named(by) => format!(" ({by})"),
+        Chosen::Default => " (default)".into(),
+        Chosen::Discovered => " (found)".into(),
+        Chosen::Switched { from } => format!(" (switched from {from})"),
+        Chosen::Demo => " (demo)".into(),
+    }
+}
+
+/// Status: target, server kind, health, clients, transports, latency, availability, findings.
+pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
+    let s = &state.server;
+    let kind = s.kind.clone().unwrap_or_else(|| "none".into());
+    let alive = s.kind.is_some();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("target  "),
+            Span::raw(state.target.url()),
+            Span::styled(chosen(state), theme.dim),
+        ]),
+        Line::from(vec![
+            Span::raw("server  "),
+            Span::styled(kind, if alive { theme.ok } else { theme.bad }),
+            // The PID a server reports about itself: shown as what it says, never acted on.
+            Span::styled(
+                s.pid.map_or(String::new(), |p| format!("  says pid {p}")),
+                theme.dim,
+            ),
+        ]),
+        Line::from(vec![Span::raw("health  "), Span::raw(s.health.clone())]),
+        Line::from(format!(
+            "uptime  {}   clients {}",
+            s.uptime.map_or("—".into(), age),
+            s.clients.map_or("—".into(), |c| c.to_string())
+        )),
+        Line::from(vec![
+            Span::raw("handshake "),
+            mark(s.handshake, theme),
+            Span::raw("  websocket "),
+            mark(s.websocket, theme),
+            Span::raw("  feed "),
+            mark(Some(state.connected), theme),
+            Span::styled(format!(" {}", state.feed_status), theme.dim),
+        ]),
+    ];
+    // A ping from a server that has gone is not its latency now.
+    let latency = match state.latency.last() {
+        Some(ms) if state.connected && alive => format!("{ms:.1} ms"),
+        _ => "—".into(),
+    };
+    lines.push(Line::from(format!("ping    {latency}")));
+    let strip: String = state
+        .availability
+        .iter()
+        .map(|ok| if *ok { '▮' } else { '·' })
+        .collect();
+    lines.push(Line::from(vec![
+        Span::raw("60s     "),
+        Span::styled(
+            strip,
+            if state.availability.iter().all(|ok| *ok) {
+                theme.ok
+            } else {
+                theme.warn
+            },
+        ),
+    ]));
+    lines.extend(attention(state, theme, alive));
+    let [text, spark] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    frame.render_widget(Paragraph::new(lines), text);
+    if state.connected && alive {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        // microseconds for the sparkline
+        let data: Vec<u64> = state
+            .latency
+            .iter()
+            .map(|ms| (ms * 1000.0) as u64)
+            .collect();
+        frame.render_widget(Sparkline::default().data(&data).style(theme.link), spark);
+    }
+}
+
+/// The lines that ask for the user's attention: an offer, a silent target, a long tool, a
+/// running action, the doctor's verdict.
+fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(offer) = &state.offer {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "nothing on :{} — {} server on :{}, press g to switch",
+                state.target.port, offer.kind, offer.port
+            ),
+            theme.warn,
+        )));
+    } else if !alive {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "nothing answers on {}: press s to start the bundled one",
+                state.target.authority()
+            ),
+            theme.warn,
+        )));
+    } else if let Some((tool, secs)) = events_long_running(state).first() {
+        lines.push(Line::from(Span::styled(
+            format!("! {tool} running for {}", age(*secs)),
+            theme.warn,
+        )));
+    }
+    if let Some(running) = &state.busy {
+        lines.push(Line::from(Span::styled(
+            format!("running: {running} …"),
+            theme.link,
+        )));
+    }
+    if let Some((status, reason)) = &state.worst {
+        let style = match status {
+            Status::Ok => theme.ok,
+            Status::Warn => theme.warn,
+            Status::Fail => theme.bad,
+        };
+        lines.push(Line::from(Span::styled(format!("doctor: {reason}"), style)));
+    }
+    lines
+}
