@@ -134,8 +134,14 @@ fn steady() -> State {
             at: at(1.0),
         },
     );
-    // Arrival times 250 ms, 1.5 s apart; the Bash pair also carries the hook's own timestamps,
-    // 2.4 s apart, which win over the arrival times.
+    claude_session(&mut s);
+    update(&mut s, Action::Tick(at(6.0)));
+    s
+}
+
+/// Tool pairs arriving 250 ms and 1.5 s apart (the Bash pair also carries the hook's own
+/// timestamps, 2.4 s apart, which win), one of them also in the server's log, and a prompt.
+fn claude_session(s: &mut State) {
     for (secs, subtype, tool, corr, sent) in [
         (1.000, "pre_tool", "Read", "c-0", None),
         (1.250, "post_tool", "Read", "c-0", None),
@@ -156,7 +162,7 @@ fn steady() -> State {
         (5.000, "pre_tool", "Edit", "c-2", None),
     ] {
         feed(
-            &mut s,
+            s,
             "tool_event",
             json!({"subtype": subtype, "session_id": "sess-1", "correlation_id": corr, "source": "hook", "timestamp": sent, "data": {"tool_name": tool, "status": "success"}}),
             secs,
@@ -164,7 +170,7 @@ fn steady() -> State {
     }
     // The same tool_stop in the server's log: one row, marked sio+log.
     update(
-        &mut s,
+        s,
         Action::LogLine(
             LogLine::from_text(
                 "2026-11-26T10:00:04.401Z  INFO tool_stop tool=Bash correlation_id=c-1 session=sess-1 status=success (post_tool)",
@@ -173,13 +179,11 @@ fn steady() -> State {
         ),
     );
     feed(
-        &mut s,
+        s,
         "claude_event",
         json!({"subtype": "user_prompt", "session_id": "sess-1"}),
         5.5,
     );
-    update(&mut s, Action::Tick(at(6.0)));
-    s
 }
 
 #[test]
