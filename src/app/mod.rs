@@ -251,3 +251,5 @@ fn found_elsewhere(state: &mut State, found: Vec<(u16, String)>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_truth;

@@ -1,0 +1,327 @@
+//! Reducer tests for what the console claims as fact: durations, one row per happening, the
+//! pause, the target, and the bounds against what servers send.
+
+use serde_json::json;
+
+use super::tests::{at, fresh, press, target, tool_at};
+use super::*;
+use crate::bounded::OTHER;
+use crate::target::Chosen;
+
+fn hook(state: &mut State, subtype: &str, corr: &str, secs: f64, sent: &str, source: &str) {
+    let data = json!({"type": "tool_event", "subtype": subtype, "correlation_id": corr, "source": source, "timestamp": sent, "data": {"tool_name": "Bash", "status": "success"}});
+    update(
+        state,
+        Action::FeedEvent {
+            name: "tool_event".into(),
+            data,
+            at: at(secs),
+        },
+    );
+}
+
+fn log(state: &mut State, line: &str, secs: f64) {
+    update(state, Action::LogLine(LogLine::from_text(line), at(secs)));
+}
+
+fn last_duration(state: &State) -> Option<f64> {
+    state.events.last().and_then(|e| e.duration)
+}
+
+#[test]
+fn durations_are_exact_to_the_millisecond_from_arrival_instants() {
+    let mut s = fresh(false);
+    for (i, gap) in [0.25, 1.5, 2.7].into_iter().enumerate() {
+        let corr = format!("c-{i}");
+        let start = 10.0 * (i as f64 + 1.0) + 0.123;
+        tool_at(&mut s, "pre_tool", &corr, start);
+        tool_at(&mut s, "post_tool", &corr, start + gap);
+        let took = last_duration(&s).unwrap();
+        assert!((took - gap).abs() < 1e-9, "{took} vs {gap}");
+    }
+}
+
+#[test]
+fn the_senders_own_timestamps_win_when_both_ends_carry_them() {
+    let mut s = fresh(false);
+    // Arrived 3.0 s apart (a slow network), sent 2.4 s apart by the hook.
+    hook(
+        &mut s,
+        "pre_tool",
+        "c",
+        1.0,
+        "2026-11-25T19:08:14.149725+00:00",
+        "hook",
+    );
+    hook(
+        &mut s,
+        "post_tool",
+        "c",
+        4.0,
+        "2026-11-25T19:08:16.549725+00:00",
+        "hook",
+    );
+    assert!((last_duration(&s).unwrap() - 2.4).abs() < 1e-9);
+    // Different senders: their clocks are not comparable, so the arrival instants are used.
+    hook(
+        &mut s,
+        "pre_tool",
+        "d",
+        5.0,
+        "2026-11-25T19:08:14+00:00",
+        "hook",
+    );
+    hook(
+        &mut s,
+        "post_tool",
+        "d",
+        5.5,
+        "2026-11-25T19:09:14+00:00",
+        "other",
+    );
+    assert!((last_duration(&s).unwrap() - 0.5).abs() < 1e-9);
+}
+
+#[test]
+fn the_same_tool_call_on_the_feed_and_in_the_log_is_one_row() {
+    let mut s = fresh(false);
+    hook(
+        &mut s,
+        "pre_tool",
+        "c-1",
+        1.0,
+        "2026-11-26T10:00:01+00:00",
+        "hook",
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:01.002Z  INFO tool_start tool=Bash correlation_id=c-1 session=s (pre_tool)",
+        1.003,
+    );
+    // The log can be first too; the feed's copy then brings the whole payload.
+    log(
+        &mut s,
+        "2026-11-26T10:00:02.000Z  INFO tool_stop tool=Bash correlation_id=c-1 session=s status=success (post_tool)",
+        2.0,
+    );
+    hook(
+        &mut s,
+        "post_tool",
+        "c-1",
+        2.001,
+        "2026-11-26T10:00:02+00:00",
+        "hook",
+    );
+    let rows: Vec<(&str, Origin)> = s
+        .events
+        .iter()
+        .map(|e| (e.name.as_str(), e.origin))
+        .collect();
+    assert_eq!(
+        rows,
+        [("tool_start", Origin::Both), ("tool_stop", Origin::Both)]
+    );
+    assert_eq!(s.events.last().unwrap().payload["correlation_id"], "c-1");
+    assert_eq!(s.totals.get("tool_stop"), 1, "counted once");
+    assert!(
+        (last_duration(&s).unwrap() - 1.0).abs() < 1e-9,
+        "by the log's own times"
+    );
+}
+
+#[test]
+fn our_own_connect_is_matched_by_sid_and_log_lines_are_parsed() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "dashboard:welcome".into(),
+            data: json!({"message": "Connected", "session_id": "AbC"}),
+            at: at(1.0),
+        },
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:01Z  INFO connect sid=AbC transport=Websocket clients=3",
+        1.01,
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:02Z  INFO disconnect sid=XyZ reason=\"transport close\" clients=2",
+        2.0,
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:03Z  WARN emit event=x failed: queue full",
+        3.0,
+    );
+    let rows: Vec<(&str, Origin, &str)> = s
+        .events
+        .iter()
+        .map(|e| (e.name.as_str(), e.origin, e.summary.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("connect", Origin::Both, "sid=AbC (this console)"),
+            (
+                "disconnect",
+                Origin::Log,
+                "sid=XyZ transport close, 2 client(s)"
+            ),
+            ("warning", Origin::Log, "emit event=x failed: queue full"),
+        ]
+    );
+    assert_eq!(s.server.clients, Some(2));
+}
+
+#[test]
+fn clients_come_from_client_count_when_health_has_none() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "dashboard:client:count".into(),
+            data: json!({"count": 4}),
+            at: at(1.0),
+        },
+    );
+    let claude = crate::probes::http::Health::parse(
+        json!({"status": "running", "service": "claude-mpm-monitor", "pid": 1}),
+        std::time::Duration::ZERO,
+    );
+    update(&mut s, Action::Health(Ok(claude)));
+    assert_eq!(s.server.clients, Some(4));
+}
+
+#[test]
+fn pause_freezes_the_rows_and_counts_only_what_the_filter_shows() {
+    let mut s = fresh(false);
+    tool_at(&mut s, "pre_tool", "a", 1.0);
+    press(&mut s, "/tool_start");
+    update(&mut s, Action::Key(Key::Enter));
+    press(&mut s, "p");
+    let frozen: Vec<u64> = s.visible_events().map(|e| e.id).collect();
+    tool_at(&mut s, "pre_tool", "b", 2.0);
+    tool_at(&mut s, "post_tool", "a", 3.0); // hidden by the filter
+    assert_eq!(s.visible_events().map(|e| e.id).collect::<Vec<_>>(), frozen);
+    assert_eq!(s.held_back(), 1);
+    press(&mut s, "p");
+    assert_eq!(s.visible_events().count(), 2, "shown on resume");
+    assert!(
+        s.log
+            .last()
+            .unwrap()
+            .contains("1 event(s) arrived while paused")
+    );
+}
+
+#[test]
+fn the_selection_and_the_detail_stay_on_their_event() {
+    let mut s = fresh(false);
+    tool_at(&mut s, "pre_tool", "a", 1.0);
+    tool_at(&mut s, "pre_tool", "b", 2.0);
+    update(&mut s, Action::Key(Key::Up));
+    let chosen = s.selected_event().unwrap().id;
+    update(&mut s, Action::Key(Key::Enter));
+    for i in 0..5 {
+        tool_at(&mut s, "pre_tool", &format!("n{i}"), 3.0 + f64::from(i));
+    }
+    assert_eq!(s.selected_event().unwrap().id, chosen);
+    assert!(s.detail);
+    // Enter on "following" pins the event it opened on.
+    update(&mut s, Action::Key(Key::Esc));
+    update(&mut s, Action::Key(Key::Enter));
+    let pinned = s.selected_event().unwrap().id;
+    tool_at(&mut s, "pre_tool", "later", 9.0);
+    assert_eq!(s.selected_event().unwrap().id, pinned);
+    update(&mut s, Action::Key(Key::Home));
+    assert_eq!(s.selected, Some(1));
+    update(&mut s, Action::Key(Key::End));
+    assert_eq!(s.selected, None);
+}
+
+#[test]
+fn a_named_target_is_offered_an_alternative_never_replaced() {
+    let mut s = State::new(
+        target(18931).on_port(18931, Chosen::Named("flag --port".into())),
+        false,
+    );
+    update(&mut s, Action::Health(Err("connection refused".into())));
+    update(&mut s, Action::Found(vec![(8779, "mpm-top".into())]));
+    assert_eq!(s.target.port, 18931);
+    assert_eq!(s.offer.as_ref().map(|o| o.port), Some(8779));
+    assert!(s.log.iter().any(|l| l.contains("press g to switch")));
+    // Actions act on the target shown.
+    assert_eq!(press(&mut s, "s"), [Effect::StartServer(s.target.clone())]);
+    update(&mut s, Action::Done("started".into()));
+    let effects = press(&mut s, "g");
+    let [Effect::Switch(to)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(to.port, 8779);
+    assert!(matches!(&to.chosen, Chosen::Switched { from } if from == "127.0.0.1:18931"));
+    update(&mut s, Action::Retargeted(to.clone()));
+    assert_eq!(s.target.port, 8779);
+    assert_eq!(s.server.kind, None);
+}
+
+#[test]
+fn one_action_at_a_time() {
+    let mut s = fresh(false);
+    assert_eq!(press(&mut s, "d"), [Effect::Doctor(target(8765))]);
+    assert_eq!(press(&mut s, "c"), []);
+    assert!(s.log.last().unwrap().contains("'doctor' is still running"));
+    update(&mut s, Action::Done("doctor: ok".into()));
+    assert_eq!(press(&mut s, "c"), [Effect::Collect(target(8765))]);
+}
+
+#[test]
+fn names_a_server_invents_are_capped() {
+    let mut s = fresh(false);
+    for i in 0..(state::MAX_TYPES + 30) {
+        update(
+            &mut s,
+            Action::FeedEvent {
+                name: format!("invented_{i}"),
+                data: json!({}),
+                at: at(1.0),
+            },
+        );
+    }
+    assert_eq!(s.rates.len(), state::MAX_TYPES + 1);
+    assert_eq!(s.totals.get(OTHER), 30);
+    for i in 0..(state::MAX_OPEN_TOOLS + 10) {
+        tool_at(&mut s, "pre_tool", &format!("open-{i}"), 2.0);
+    }
+    assert_eq!(s.running.len(), state::MAX_OPEN_TOOLS);
+    assert_eq!(s.running_dropped, 10);
+}
+
+#[test]
+fn a_memory_projection_waits_for_five_minutes_of_samples() {
+    let mut s = fresh(false);
+    let stats = |rss: u64| crate::probes::process::ProcessStats {
+        pid: 9,
+        rss_bytes: rss,
+        cpu_percent: 0.0,
+        threads: Some(1),
+        open_files: None,
+        fd_limit: None,
+        uptime_secs: 1,
+    };
+    for (secs, mib) in [(0.0, 100), (60.0, 120)] {
+        update(
+            &mut s,
+            Action::Resources {
+                process: Some(stats(mib << 20)),
+                sockets: Vec::new(),
+                at: at(secs),
+            },
+        );
+    }
+    assert!(matches!(
+        s.trend.projection(),
+        crate::probes::process::Projection::TooEarly { .. }
+    ));
+}
