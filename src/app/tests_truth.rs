@@ -31,9 +31,8 @@ fn last_duration(state: &State) -> Option<f64> {
 #[test]
 fn durations_are_exact_to_the_millisecond_from_arrival_instants() {
     let mut s = fresh(false);
-    for (i, gap) in [0.25, 1.5, 2.7].into_iter().enumerate() {
-        let corr = format!("c-{i}");
-        let start = 10.0 * (i as f64 + 1.0) + 0.123;
+    for (start, gap) in [(10.123, 0.25), (20.123, 1.5), (30.123, 2.7)] {
+        let corr = format!("c-{start}");
         tool_at(&mut s, "pre_tool", &corr, start);
         tool_at(&mut s, "post_tool", &corr, start + gap);
         let took = last_duration(&s).unwrap();
