@@ -1,5 +1,6 @@
 //! Socket.IO handlers: what Claude MPM's dashboard and hooks, and the guide's scripts, expect.
 
+use crate::text::sanitize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -235,8 +236,11 @@ async fn on_benchmark_event(
 
 /// Logs, records and broadcasts one hook event (from HTTP or a socket).
 pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
-    let field = |name| event.text(name).unwrap_or("-");
-    let tool = event.tool_name().unwrap_or("-");
+    // Every field is the poster's text: a newline in a tool name would forge a log line, an
+    // escape sequence would drive the terminal of whoever reads the log.
+    let field = |name| sanitize(event.text(name).unwrap_or("-"));
+    let tool = sanitize(event.tool_name().unwrap_or("-"));
+    let status = sanitize(event.payload["data"]["status"].as_str().unwrap_or("-"));
     match event.subtype() {
         "pre_tool" => info!(
             "tool_start tool={tool} correlation_id={} session={} (pre_tool)",
@@ -244,14 +248,14 @@ pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
             field("session_id")
         ),
         "post_tool" => info!(
-            "tool_stop tool={tool} correlation_id={} session={} status={} (post_tool)",
+            "tool_stop tool={tool} correlation_id={} session={} status={status} (post_tool)",
             field("correlation_id"),
             field("session_id"),
-            event.payload["data"]["status"].as_str().unwrap_or("-")
         ),
         other => info!(
-            "hook event={} subtype={other} session={}",
+            "hook event={} subtype={} session={}",
             event.name,
+            sanitize(other),
             field("session_id")
         ),
     }

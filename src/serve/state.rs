@@ -1,12 +1,18 @@
 //! What the running server knows: counters for `/health`, the event history ring, registered
 //! clients. Shared by the HTTP and Socket.IO handlers.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use serde_json::{Value, json};
+
+use crate::bounded::{Counts, Ring};
+
+/// Distinct event names counted one by one; clients choose the names, so past this they are
+/// counted together under `(other)`.
+pub const MAX_NAMES: usize = 64;
 
 /// Server state. Locks are held only to copy or push a value, never across an await.
 #[derive(Debug)]
@@ -15,8 +21,8 @@ pub struct State {
     /// The port actually bound (after port-range selection or port 0).
     pub port: u16,
     history: Mutex<History>,
-    events_by_type: Mutex<BTreeMap<String, u64>>,
-    received_by_name: Mutex<BTreeMap<String, u64>>,
+    events_by_type: Mutex<Counts>,
+    received_by_name: Mutex<Counts>,
     clients: Mutex<HashMap<String, Value>>,
     emit_failures: AtomicU64,
 }
@@ -24,8 +30,7 @@ pub struct State {
 /// The last `capacity` hook events, oldest first, each with its event name under `event`.
 #[derive(Debug)]
 struct History {
-    capacity: usize,
-    events: VecDeque<Value>,
+    events: Ring<Value>,
     total: u64,
 }
 
@@ -33,16 +38,6 @@ struct History {
 /// still usable, and a monitor that stops answering would be worse.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Adds one to `name`'s count, allocating its key only the first time (this is per event).
-fn bump(counts: &mut BTreeMap<String, u64>, name: &str) {
-    match counts.get_mut(name) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(name.to_owned(), 1);
-        }
-    }
 }
 
 impl State {
@@ -53,12 +48,11 @@ impl State {
             started: Instant::now(),
             port,
             history: Mutex::new(History {
-                capacity: history_capacity,
-                events: VecDeque::with_capacity(history_capacity.min(4096)),
+                events: Ring::new(history_capacity),
                 total: 0,
             }),
-            events_by_type: Mutex::default(),
-            received_by_name: Mutex::default(),
+            events_by_type: Mutex::new(Counts::new(MAX_NAMES)),
+            received_by_name: Mutex::new(Counts::new(MAX_NAMES)),
             clients: Mutex::default(),
             emit_failures: AtomicU64::new(0),
         }
@@ -72,25 +66,22 @@ impl State {
 
     /// Records a hook event broadcast under `name`, in the counters and the history.
     pub fn record_event(&self, name: &str, payload: &Value) {
-        bump(&mut lock(&self.events_by_type), name);
+        lock(&self.events_by_type).bump(name);
+        let mut history = lock(&self.history);
+        if history.events.capacity() == 0 {
+            return;
+        }
         let mut entry = payload.clone();
         if let Value::Object(map) = &mut entry {
             map.insert("event".into(), Value::String(name.to_owned()));
         }
-        let mut history = lock(&self.history);
-        if history.capacity == 0 {
-            return;
-        }
-        if history.events.len() == history.capacity {
-            history.events.pop_front();
-        }
-        history.events.push_back(entry);
+        history.events.push(entry);
         history.total += 1;
     }
 
     /// Counts an event a client sent.
     pub fn record_received(&self, name: &str) {
-        bump(&mut lock(&self.received_by_name), name);
+        lock(&self.received_by_name).bump(name);
     }
 
     /// Counts emits that socketioxide refused (a client's queue was full or it had gone).
@@ -138,14 +129,14 @@ impl State {
     /// Counters for `/health`.
     #[must_use]
     pub fn counters(&self) -> Value {
-        let events = lock(&self.events_by_type).clone();
+        let events = lock(&self.events_by_type).map().clone();
         let total: u64 = events.values().sum();
         let history = lock(&self.history);
         json!({
             "events": events,
             "events_total": total,
-            "received": lock(&self.received_by_name).clone(),
-            "history": {"size": history.events.len(), "capacity": history.capacity, "total": history.total},
+            "received": lock(&self.received_by_name).map().clone(),
+            "history": {"size": history.events.len(), "capacity": history.events.capacity(), "total": history.total},
             "emit_failures": self.emit_failures(),
         })
     }
@@ -170,5 +161,16 @@ mod tests {
         );
         assert_eq!(state.counters()["events"]["tool_event"], 5);
         assert_eq!(state.counters()["history"]["total"], 5);
+    }
+
+    #[test]
+    fn names_clients_invent_are_counted_under_other_past_the_cap() {
+        let state = State::new(1, 0);
+        for i in 0..(MAX_NAMES + 10) {
+            state.record_received(&format!("made_up_{i}"));
+        }
+        let received = &state.counters()["received"];
+        assert_eq!(received.as_object().unwrap().len(), MAX_NAMES + 1);
+        assert_eq!(received[crate::bounded::OTHER], 10);
     }
 }

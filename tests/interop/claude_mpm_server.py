@@ -195,7 +195,7 @@ def run_cli(host, port, mark_root):
         if not ready:
             print(f"error: claude-mpm did not start the server; see {manager.log_file}", flush=True)
             return 2
-        print(f"listening on http://{host}:{port}", flush=True)
+        announce_and_detach(f"listening on http://{host}:{port}")
         while not stop.is_set() and child.poll() is None:
             stop.wait(0.2)
         return 0
@@ -207,6 +207,13 @@ def run_cli(host, port, mark_root):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def announce_and_detach(line):
+    """Prints the status line, then points stdout at stderr: a reader that stops after the first
+    line must not make a later print fail."""
+    print(line, flush=True)
+    os.dup2(2, 1)
 
 
 def die_with_parent():
@@ -230,7 +237,7 @@ def run_server_only(host, port):
         print(f"error: the server did not start on {host}:{port}", flush=True)
         server.stop()
         return 2
-    print(f"listening on http://{host}:{port}", flush=True)
+    announce_and_detach(f"listening on http://{host}:{port}")
     stop.wait()
     server.stop()
     return 0
