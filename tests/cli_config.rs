@@ -207,3 +207,21 @@ fn help_lists_every_subcommand_and_completions_are_generated() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("reset-config"));
 }
+
+#[test]
+fn the_console_without_a_terminal_says_what_to_use_instead_and_exits_2() {
+    let home = tempfile::tempdir().unwrap();
+    let out = mpm_top(home.path(), &[], &["--port", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        out.stdout.is_empty(),
+        "escape codes went to a file: {:?}",
+        text(&out.stdout)
+    );
+    let said = text(&out.stderr);
+    assert!(said.contains("the console needs a terminal"), "{said}");
+    for instead in ["mpm-top doctor", "mpm-top --collect", "--json"] {
+        assert!(said.contains(instead), "{said}");
+    }
+    assert!(!said.contains('\x1b'), "{said:?}");
+}
