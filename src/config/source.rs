@@ -56,7 +56,7 @@ impl fmt::Display for Source {
                 Ok(())
             }
             Source::Flag(flag) => write!(f, "flag {flag}"),
-            Source::Demo => f.write_str("--demo's server"),
+            Source::Demo => f.write_str("--demo"),
         }
     }
 }

@@ -7,7 +7,11 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::config::Settings;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::config::Resolved;
 use crate::serve::hook::normalize;
 use crate::serve::socket::{ingest, now_rfc3339};
 use crate::serve::{Running, spawn};
@@ -27,13 +31,49 @@ impl Dice {
     }
 }
 
-/// Starts the demo server on 127.0.0.1:0 and its workload; stop both with `stop`.
+/// The demo server and the private folder its log is in.
+pub struct Demo {
+    /// The server.
+    pub server: Running,
+    /// Its log, written as `mpm-top serve` writes one, so the console tails it.
+    pub log: PathBuf,
+    dir: PathBuf,
+}
+
+impl Demo {
+    /// Stops the server (waiting at most `grace` for its connections) and removes its log.
+    pub async fn stop(self, grace: Duration) {
+        let _ = tokio::time::timeout(grace, self.server.stop()).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A new folder only this user can enter, for the demo's log. Created, never reused: a path
+/// someone else prepared (a symlink in the temporary folder) makes this fail, not follow it.
+fn private_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("mpm-top-demo-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create the demo's folder '{}'", dir.display()))?;
+    Ok(dir)
+}
+
+/// Starts the demo server on 127.0.0.1:0, logging to a private folder, and its workload; stop
+/// the workload with `stop`, the server with [`Demo::stop`].
 ///
 /// # Errors
-/// When no local port can be bound.
-pub async fn start(settings: &Settings, stop: watch::Receiver<bool>) -> anyhow::Result<Running> {
-    let mut settings = settings.clone();
+/// When no local port can be bound, or the folder cannot be made.
+pub async fn start(resolved: &Resolved, stop: watch::Receiver<bool>) -> anyhow::Result<Demo> {
+    let mut settings = resolved.settings.clone();
     settings.host = "127.0.0.1".into();
+    let dir = private_dir()?;
+    settings.log_file = dir.join("socketio_server.log");
+    crate::serve::command::init_logging(&settings, resolved.home.as_deref(), false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = spawn(listener, &settings, None)?;
     let seed = std::time::SystemTime::now()
@@ -52,7 +92,11 @@ pub async fn start(settings: &Settings, stop: watch::Receiver<bool>) -> anyhow::
         Dice(seed.rotate_left(17)),
         stop,
     ));
-    Ok(server)
+    Ok(Demo {
+        server,
+        log: settings.log_file,
+        dir,
+    })
 }
 
 async fn hook(

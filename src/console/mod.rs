@@ -83,8 +83,8 @@ pub fn run(resolved: Resolved, options: &Options) -> u8 {
 async fn console(resolved: Resolved, options: &Options) -> u8 {
     let (stop_tx, stop) = watch::channel(false);
     let (resolved, demo) = if options.demo {
-        match demo::start(&resolved.settings, stop.clone()).await {
-            Ok(server) => (for_demo(options, server.addr.port()), Some(server)),
+        match demo::start(&resolved, stop.clone()).await {
+            Ok(demo) => (for_demo(options, &demo), Some(demo)),
             Err(e) => {
                 eprintln!("mpm-top --demo: cannot start the bundled server: {e:#}");
                 return 1;
@@ -94,10 +94,10 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
         (resolved, None)
     };
     let target = match &demo {
-        Some(server) => Target {
+        Some(demo) => Target {
             scheme: "http",
             host: "127.0.0.1".into(),
-            port: server.addr.port(),
+            port: demo.server.addr.port(),
             chosen: Chosen::Demo,
         },
         None => choose(&resolved).await,
@@ -107,8 +107,8 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
     let outcome = main_loop(&mut terminal, &resolved, target, options.read_only).await;
     ratatui::restore();
     let _ = stop_tx.send(true);
-    if let Some(server) = demo {
-        let _ = tokio::time::timeout(QUIT_GRACE, server.stop()).await;
+    if let Some(demo) = demo {
+        demo.stop(QUIT_GRACE).await;
     }
     match outcome {
         Ok(()) => 0,
@@ -119,17 +119,19 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
     }
 }
 
-/// The configuration `--demo` runs on: the user's, with the server and the hooks pointed at
-/// the demo server (source "--demo's server"), so neither doctor nor the Config pane reports
-/// findings that are only about the demo.
-fn for_demo(options: &Options, port: u16) -> Resolved {
+/// The configuration `--demo` runs on: the user's, with the server, its log and the hooks
+/// pointed at the demo server (source "--demo"), so neither doctor nor the Config pane
+/// reports findings that are only about the demo.
+fn for_demo(options: &Options, demo: &demo::Demo) -> Resolved {
     let mut inputs = crate::config::gather(options.flags.clone(), options.config_file.as_deref());
-    let port = port.to_string();
+    let port = demo.server.addr.port().to_string();
+    let log = demo.log.display().to_string();
     inputs.demo = [
         (Key::Host, "127.0.0.1"),
         (Key::Port, port.as_str()),
         (Key::HookHost, "127.0.0.1"),
         (Key::HookPort, port.as_str()),
+        (Key::LogFile, log.as_str()),
     ]
     .into_iter()
     .map(|(key, raw)| FlagValue {
@@ -181,7 +183,6 @@ async fn main_loop(
         clock,
         other_ports: Vec::new(),
         our_log: resolved.settings.log_file.clone(),
-        own_pid: std::process::id(),
     };
     let watch_of = |t: &Target| producers::Watch {
         other_ports: producers::discovery_ports(resolved.settings.port_range, t.port),

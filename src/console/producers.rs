@@ -29,10 +29,9 @@ pub struct Watch {
     pub clock: Clock,
     /// Ports discovery looks at when the target is silent (Claude MPM's and `port_range`).
     pub other_ports: Vec<u16>,
-    /// mpm-top serve's configured log, tailed when an mpm-top server holds the port.
+    /// mpm-top serve's configured log (with `--demo`, the demo server's), tailed when an
+    /// mpm-top server holds the port.
     pub our_log: PathBuf,
-    /// The console's own PID: its in-process `--demo` server has no log to tail.
-    pub own_pid: u32,
 }
 
 /// Starts the feed and the probes for `target`; they stop when the returned sender is dropped
@@ -178,8 +177,8 @@ fn log_of(kind: Option<&ServerKind>, holder: Option<u32>, port: u16, w: &Watch) 
             let cwd = std::env::current_dir().unwrap_or_default();
             pidfiles::claude_mpm_log(holder, port, &cwd)
         }
-        ServerKind::MpmTop if holder != w.own_pid => Some(w.our_log.clone()),
-        _ => None,
+        ServerKind::MpmTop => Some(w.our_log.clone()),
+        ServerKind::Foreign(_) => None,
     }
 }
 

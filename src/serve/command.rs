@@ -41,7 +41,7 @@ pub fn run(resolved: &Resolved, daemon: bool) -> ExitCode {
 fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
     let settings = &resolved.settings;
     let home = resolved.home.as_deref();
-    init_logging(settings, home);
+    init_logging(settings, home, true);
     // One thread: measured on 2 cores, the multi-threaded runtime's cross-thread wake-ups put
     // p99 at 1,000 events/s anywhere from 0.3 to 1.3 ms; on one thread it stays near 0.3 ms,
     // still ~10x python-socketio's throughput, and the other core is left to the clients.
@@ -154,8 +154,9 @@ async fn bind(settings: &Settings, port_from_flag: bool) -> anyhow::Result<TcpLi
     )
 }
 
-/// Log lines go to the log file (reopened after rotation) and to stderr.
-fn init_logging(settings: &Settings, home: Option<&std::path::Path>) {
+/// Log lines go to the log file (reopened after rotation) and, for `serve`, to stderr (not for
+/// the console's `--demo`, whose terminal is the console's).
+pub fn init_logging(settings: &Settings, home: Option<&std::path::Path>, to_stderr: bool) {
     let level = match settings.log_level {
         LogLevel::Debug => LevelFilter::DEBUG,
         LogLevel::Info => LevelFilter::INFO,
@@ -189,11 +190,13 @@ fn init_logging(settings: &Settings, home: Option<&std::path::Path>) {
     };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_ansi(colour)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
+    let stderr = to_stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(colour)
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+    });
     let _ = tracing_subscriber::registry()
         .with(file)
         .with(stderr)

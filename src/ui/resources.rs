@@ -105,8 +105,8 @@ pub fn resources(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     }
     let widths = [
         Constraint::Length(11),
-        Constraint::Length(21),
-        Constraint::Length(21),
+        Constraint::Length(17),
+        Constraint::Length(17),
         Constraint::Min(10),
     ];
     frame.render_widget(
