@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::state::{EventRow, MAX_OPEN_TOOLS, OpenTool, Origin, RATE_HISTORY, Ring, State};
 use super::time::{Stamp, seconds_between, sender_time};
 use crate::probes::http::Health;
-use crate::probes::logfields::{self, Level};
+use crate::probes::logfields::{self, EngineIo, Level};
 use crate::probes::logtail::{LineKind, LogLine};
 use crate::text::{clean, truncate};
 
@@ -70,16 +70,20 @@ struct ToolCall {
 fn record(state: &mut State, h: Happening) {
     tick(state, h.at); // so the event counts in the second it arrived in
     if let Some(key) = &h.key {
+        // Another copy of a happening already shown: from the other source, or the same line
+        // again (Claude MPM's log has one line per client it sent an event to).
         let copy = state
             .events
             .iter_mut()
             .rev()
             .take(SAME_HAPPENING_ROWS)
-            .find(|row| row.key.as_ref() == Some(key) && row.origin != h.origin);
+            .find(|row| row.key.as_ref() == Some(key));
         if let Some(row) = copy {
-            row.origin = Origin::Both;
-            if h.origin == Origin::Feed {
-                // The feed's copy carries the whole payload; the log's only a line.
+            if row.origin != h.origin {
+                row.origin = Origin::Both;
+            }
+            if h.origin == Origin::Feed && row.payload.is_string() {
+                // The feed's copy carries the whole payload; a log's only a line.
                 row.payload = h.payload;
                 row.summary = h.summary;
             }
@@ -170,6 +174,12 @@ pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
     if name == "dashboard:pong" {
         return; // the console's own pings: shown as latency, not as traffic
     }
+    let h = happening(state, name, data, at, Origin::Feed);
+    record(state, h);
+}
+
+/// A Socket.IO event as a row, from the feed or from a server log that records packets.
+fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Origin) -> Happening {
     if name == "dashboard:client:count" {
         if let Some(n) = data.get("count").and_then(Value::as_u64) {
             state.server.clients = Some(n);
@@ -221,24 +231,79 @@ pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
             }
         }
     };
-    record(
-        state,
-        Happening {
-            at,
-            origin: Origin::Feed,
-            name: shown,
-            subtype,
-            session,
-            summary: truncate(&summary, SUMMARY_CHARS),
-            key,
-            payload: data,
-            tool: call,
-        },
-    );
+    Happening {
+        at,
+        origin,
+        name: shown,
+        subtype,
+        session,
+        summary: truncate(&summary, SUMMARY_CHARS),
+        key,
+        payload: data,
+        tool: call,
+    }
+}
+
+/// A line of Claude MPM's daemon log (python-engineio's packet log). Events the server sent
+/// are one line per client: only those that identify a happening (tool calls) become rows,
+/// the rest is the feed's to show.
+fn from_engineio(state: &mut State, line: &LogLine, said: EngineIo, at: Stamp) {
+    let text = |name: &str, summary: String, key: Option<String>| Happening {
+        at,
+        origin: Origin::Log,
+        name: name.to_owned(),
+        subtype: String::new(),
+        session: String::new(),
+        summary: truncate(&summary, SUMMARY_CHARS),
+        key,
+        payload: Value::String(line.text.clone()),
+        tool: None,
+    };
+    let h = match said {
+        EngineIo::Event { name, data } => {
+            let mut h = happening(state, &name, data, at, Origin::Log);
+            if h.key.is_none() || h.name == "connect" {
+                return;
+            }
+            h.payload = Value::String(line.text.clone());
+            h
+        }
+        EngineIo::Connected { sid } => {
+            let sid = clean(&sid);
+            text(
+                "connect",
+                format!("sid={sid}"),
+                Some(format!("connect {sid}")),
+            )
+        }
+        EngineIo::Disconnected { eio } => {
+            let eio = clean(&eio);
+            let key = Some(format!("disconnect {eio}"));
+            text(
+                "disconnect",
+                format!("engine.io {eio}: the client disconnected"),
+                key,
+            )
+        }
+        EngineIo::Gone { eio } => {
+            let eio = clean(&eio);
+            let key = Some(format!("gone {eio}"));
+            text(
+                "disconnect",
+                format!("engine.io {eio}: no pong, client gone"),
+                key,
+            )
+        }
+        EngineIo::Warning(message) => text("warning", clean(&message), None),
+    };
+    record(state, h);
 }
 
 /// A line from the server log: connections, tool calls, warnings and errors become rows.
 pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
+    if let Some(said) = logfields::engineio(&line.text) {
+        return from_engineio(state, line, said, at);
+    }
     let name = match line.kind {
         LineKind::Connect => "connect",
         LineKind::Disconnect => "disconnect",

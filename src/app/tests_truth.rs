@@ -324,3 +324,67 @@ fn a_memory_projection_waits_for_five_minutes_of_samples() {
         crate::probes::process::Projection::TooEarly { .. }
     ));
 }
+
+#[test]
+fn claude_mpms_packet_log_is_one_row_per_happening_too() {
+    let mut s = fresh(false);
+    let packet = r#"TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 2["tool_event",{"type":"tool_event","subtype":"pre_tool","correlation_id":"c-7","source":"hook","timestamp":"2026-11-26T10:00:01+00:00","data":{"tool_name":"Bash"}}]"#;
+    // One line per client the server sent it to, then the feed's copy.
+    log(&mut s, packet, 1.0);
+    log(
+        &mut s,
+        &packet.replace("TTJvUspRCmvcPNIOAAAA", "cFjWlZhvMc4qx8YMAAAC"),
+        1.001,
+    );
+    hook(
+        &mut s,
+        "pre_tool",
+        "c-7",
+        1.002,
+        "2026-11-26T10:00:01+00:00",
+        "hook",
+    );
+    log(
+        &mut s,
+        r#"TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 0{"sid":"ZmfU"}"#,
+        2.0,
+    );
+    for _ in 0..3 {
+        log(
+            &mut s,
+            "ARkq_QMy0un4SsDMAAAC: Client is gone, closing socket",
+            3.0,
+        );
+    }
+    log(
+        &mut s,
+        r#"TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 2["claude_event",{"subtype":"stop"}]"#,
+        4.0,
+    );
+    log(
+        &mut s,
+        "TTJvUspRCmvcPNIOAAAA: Sending packet PING data None",
+        5.0,
+    );
+    let rows: Vec<(&str, Origin, &str)> = s
+        .events
+        .iter()
+        .map(|e| (e.name.as_str(), e.origin, e.summary.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("tool_start", Origin::Both, "Bash"),
+            ("connect", Origin::Log, "sid=ZmfU"),
+            (
+                "disconnect",
+                Origin::Log,
+                "engine.io ARkq_QMy0un4SsDMAAAC: no pong, client gone"
+            ),
+        ]
+    );
+    assert!(
+        s.events.iter().next().unwrap().payload.is_object(),
+        "the feed's payload wins"
+    );
+}

@@ -5,6 +5,11 @@
 //! - Python logging, as Claude MPM writes it: `2026-11-26 03:09:33,123 - name - INFO - message`
 //!
 //! Anything else still gives its text as the message.
+//!
+//! Claude MPM's daemon log holds neither: its own loggers are silenced in a real install, and
+//! what the file gets is python-engineio's and python-socketio's packet log, bare lines with
+//! no time and no level (`<eio sid>: Sending packet MESSAGE data 2["tool_event",{…}]`).
+//! [`engineio`] reads those.
 
 use chrono::{DateTime, FixedOffset};
 
@@ -134,9 +139,110 @@ fn pairs(message: &str) -> Vec<(String, String)> {
     out
 }
 
+/// What a line of python-engineio's packet log says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineIo {
+    /// The server sent a Socket.IO event (one line per recipient).
+    Event {
+        /// Event name.
+        name: String,
+        /// Its first argument.
+        data: serde_json::Value,
+    },
+    /// The server acked a Socket.IO connect: the client's Socket.IO sid.
+    Connected {
+        /// The Socket.IO sid (what `dashboard:welcome` names).
+        sid: String,
+    },
+    /// The client sent a Socket.IO disconnect on this Engine.IO session.
+    Disconnected {
+        /// The Engine.IO session.
+        eio: String,
+    },
+    /// The server gave up on a client that stopped answering pings.
+    Gone {
+        /// The Engine.IO session.
+        eio: String,
+    },
+    /// A warning python-engineio logs.
+    Warning(String),
+}
+
+/// Reads a python-engineio packet-log line; None for every other line (pings, upgrades, …).
+#[must_use]
+pub fn engineio(line: &str) -> Option<EngineIo> {
+    if line.starts_with("The client is using an unsupported version") {
+        return Some(EngineIo::Warning(line.trim().to_owned()));
+    }
+    let (eio, rest) = line.split_once(": ")?;
+    if eio.is_empty() || eio.contains(' ') {
+        return None;
+    }
+    if let Some(packet) = rest.strip_prefix("Sending packet MESSAGE data ") {
+        if let Some(event) = packet.strip_prefix('2') {
+            let value: serde_json::Value = serde_json::from_str(event.trim()).ok()?;
+            let name = value.get(0)?.as_str()?.to_owned();
+            let data = value.get(1).cloned().unwrap_or_default();
+            return Some(EngineIo::Event { name, data });
+        }
+        let ack: serde_json::Value = serde_json::from_str(packet.strip_prefix('0')?).ok()?;
+        let sid = ack.get("sid")?.as_str()?.to_owned();
+        return Some(EngineIo::Connected { sid });
+    }
+    let eio = eio.to_owned();
+    match rest.trim_end() {
+        "Received packet MESSAGE data 1" => Some(EngineIo::Disconnected { eio }),
+        "Client is gone, closing socket" => Some(EngineIo::Gone { eio }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_real_servers_packet_log() {
+        let event = engineio(
+            r#"TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 2["tool_event",{"type":"tool_event","subtype":"pre_tool","correlation_id":"c-1"}]"#,
+        );
+        let Some(EngineIo::Event { name, data }) = event else {
+            panic!("{event:?}");
+        };
+        assert_eq!(
+            (name.as_str(), &data["correlation_id"]),
+            ("tool_event", &serde_json::json!("c-1"))
+        );
+        assert_eq!(
+            engineio(
+                r#"TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 0{"sid":"ZmfUMfZPpQEfcHNlAAAB"}"#
+            ),
+            Some(EngineIo::Connected {
+                sid: "ZmfUMfZPpQEfcHNlAAAB".into()
+            })
+        );
+        assert_eq!(
+            engineio("cFjWlZhvMc4qx8YMAAAC: Received packet MESSAGE data 1"),
+            Some(EngineIo::Disconnected {
+                eio: "cFjWlZhvMc4qx8YMAAAC".into()
+            })
+        );
+        assert_eq!(
+            engineio("ARkq_QMy0un4SsDMAAAC: Client is gone, closing socket"),
+            Some(EngineIo::Gone {
+                eio: "ARkq_QMy0un4SsDMAAAC".into()
+            })
+        );
+        for other in [
+            "Server initialized for aiohttp.",
+            "emitting event \"tool_event\" to all [/]",
+            "TTJvUspRCmvcPNIOAAAA: Sending packet PING data None",
+            "TTJvUspRCmvcPNIOAAAA: Sending packet MESSAGE data 2[not json",
+            "2026-11-26T03:09:33Z  INFO connect sid=AbC transport=Websocket clients=2",
+        ] {
+            assert_eq!(engineio(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn a_serve_connect_line() {
