@@ -247,7 +247,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
 /// A line of Claude MPM's daemon log (python-engineio's packet log). Events the server sent
 /// are one line per client: only those that identify a happening (tool calls) become rows,
 /// the rest is the feed's to show.
-fn from_engineio(state: &mut State, line: &LogLine, said: EngineIo, at: Stamp) {
+fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp) {
     let text = |name: &str, summary: String, key: Option<String>| Happening {
         at,
         origin: Origin::Log,
@@ -259,7 +259,7 @@ fn from_engineio(state: &mut State, line: &LogLine, said: EngineIo, at: Stamp) {
         payload: Value::String(line.text.clone()),
         tool: None,
     };
-    let h = match said {
+    let h = match packet {
         EngineIo::Event { name, data } => {
             let mut h = happening(state, &name, data, at, Origin::Log);
             if h.key.is_none() || h.name == "connect" {
@@ -301,8 +301,8 @@ fn from_engineio(state: &mut State, line: &LogLine, said: EngineIo, at: Stamp) {
 
 /// A line from the server log: connections, tool calls, warnings and errors become rows.
 pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
-    if let Some(said) = logfields::engineio(&line.text) {
-        return from_engineio(state, line, said, at);
+    if let Some(packet) = logfields::engineio(&line.text) {
+        return from_engineio(state, line, packet, at);
     }
     let name = match line.kind {
         LineKind::Connect => "connect",
