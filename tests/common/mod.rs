@@ -140,29 +140,69 @@ pub fn mpm_top_command(home: &Path, env: &[(&str, &str)]) -> Command {
 /// `tests/interop/requirements.txt`; created on first use, re-created when the pins change.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let requirements = interop_dir().join("requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).unwrap();
-        let stamp = dir.join("installed-requirements.txt");
-        let python = dir.join("bin/python");
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-            let _ = std::fs::remove_dir_all(&dir);
-            run(Command::new("python3").args(["-m", "venv"]).arg(&dir));
-            run(Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
-                .arg(&requirements));
-            std::fs::write(&stamp, wanted).unwrap();
-        }
-        python
-    })
+    PYTHON.get_or_init(|| venv("interop-venv", Path::new("python3"), "requirements.txt"))
+}
+
+/// A virtualenv `name` under target/ made by `base` from `tests/interop/<requirements>`,
+/// re-created when the pins change; its Python.
+pub fn venv(name: &str, base: &Path, requirements: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let requirements = interop_dir().join(requirements);
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    let stamp = dir.join("installed-requirements.txt");
+    let python = dir.join("bin/python");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        run(Command::new(base).args(["-m", "venv"]).arg(&dir));
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements));
+        std::fs::write(&stamp, wanted).unwrap();
+    }
+    python
+}
+
+/// A Python 3.13 (what claude-mpm 6.5.83 needs): pyenv's, else one on PATH that really runs.
+/// Looked up with the real environment, not a test's scratch HOME.
+pub fn python_3_13() -> Option<PathBuf> {
+    let works = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import sys; assert sys.version_info[:2] == (3, 13)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let pyenv_prefix = Command::new("pyenv")
+        .args(["prefix", "3.13"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/python3.13"));
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".pyenv")));
+    let installed = pyenv_root
+        .and_then(|root| std::fs::read_dir(root.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("3.13"))
+        })
+        .map(|p| p.join("bin/python3.13"));
+    pyenv_prefix
+        .into_iter()
+        .chain(installed)
+        .chain([PathBuf::from("python3.13")])
+        .find(|p| works(p))
 }
 
 pub fn interop_dir() -> PathBuf {
