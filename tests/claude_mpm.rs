@@ -1,4 +1,4 @@
-//! mpm-top against the REAL Claude MPM monitor server: claude-mpm 6.5.83 from PyPI, pinned in
+//! mpm-top against the REAL Claude MPM monitor server: claude-mpm 6.5.83 from `PyPI`, pinned in
 //! `tests/interop/requirements-claude-mpm.txt`, installed by the test itself into a Python
 //! 3.13 virtualenv under target/, started on 127.0.0.1 by `tests/interop/claude_mpm_server.py`
 //! the way its daemon runs (PID file and packet log under the project's `.claude-mpm/`).
