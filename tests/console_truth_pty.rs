@@ -130,3 +130,52 @@ fn durations_pause_and_hostile_text_through_a_real_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A process that holds a port on 127.0.0.1 and ignores SIGTERM (a stuck server); its port.
+fn stubborn_holder() -> (std::process::Child, u16) {
+    let script = "import signal, socket, sys\n\
+signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+print(s.getsockname()[1], flush=True)\n\
+signal.pause()\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, port) = common::first_line_port(&mut child);
+    (child, port.unwrap_or_else(|| panic!("no port: {line}")))
+}
+
+#[test]
+fn quitting_while_an_action_runs_does_not_wait_for_it() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut holder, port) = stubborn_holder();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+    let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let args = ["--host", "127.0.0.1", "--port", &port.to_string()].map(str::to_owned);
+    let mut tty = Tty::spawn("mpm-top", &args, home.path(), &path);
+    tty.wait_for("LISTEN"); // the socket table names the holder
+    tty.keys("K");
+    tty.wait_for(&format!("PID {}", holder.id()));
+    tty.keys("y");
+    tty.wait_for("running: kill port holders");
+    // The kill now waits out SIGTERM's grace period (10 s) before SIGKILL; quitting does not.
+    let asked = Instant::now();
+    tty.keys("q");
+    while tty.child.try_wait().unwrap().is_none() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "q waited for the action"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "quit {:?} after q, with the kill still running",
+        asked.elapsed()
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
