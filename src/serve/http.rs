@@ -126,7 +126,7 @@ async fn health(State(app): State<App>) -> Json<Value> {
         "port": app.state.port,
         "pid": std::process::id(),
         "uptime": app.state.uptime_secs(),
-        "clients": app.io.sockets().len(),
+        "clients": crate::serve::socket::client_count(&app.io),
         "rss_bytes": tokio::task::spawn_blocking(own_rss_bytes).await.unwrap_or(None),
     });
     if let (Value::Object(b), Value::Object(c)) = (&mut body, app.state.counters()) {

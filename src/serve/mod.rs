@@ -152,7 +152,7 @@ async fn heartbeats(
         }
         let beat = json!({
             "timestamp": socket::now_rfc3339(), "service": socket::SERVICE,
-            "uptime": state.uptime_secs(), "clients": io.sockets().len(),
+            "uptime": state.uptime_secs(), "clients": socket::client_count(&io),
         });
         socket::broadcast(&io, &state, "heartbeat", &beat).await;
     }

@@ -37,7 +37,7 @@ async fn on_connect(
     transport: TransportType,
     State(state): State<Shared>,
 ) {
-    let clients = io.sockets().len();
+    let clients = client_count(&io);
     info!(
         "connect sid={} transport={transport:?} clients={clients}",
         socket.id
@@ -83,7 +83,9 @@ async fn on_disconnect(
     State(state): State<Shared>,
 ) {
     state.forget_client(&socket.id.to_string());
-    let clients = io.sockets().iter().filter(|s| s.id != socket.id).count();
+    let clients = io.of("/").map_or(0, |ns| {
+        ns.sockets().iter().filter(|s| s.id != socket.id).count()
+    });
     info!(
         "disconnect sid={} reason=\"{reason}\" clients={clients}",
         socket.id
@@ -124,7 +126,7 @@ async fn reply(
 async fn on_status(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
     received(&state, "dashboard:status", &socket);
     let status = json!({
-        "service": SERVICE, "status": "running", "clients_connected": io.sockets().len(),
+        "service": SERVICE, "status": "running", "clients_connected": client_count(&io),
         "uptime": state.uptime_secs(), "features": ["event_history", "heartbeat", "test_event", "benchmark_event"],
     });
     emit_to(&socket, &state, "dashboard:status:response", &status).await;
@@ -263,10 +265,22 @@ pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
     broadcast(io, state, event.name, &event.payload).await;
 }
 
+/// Connected clients; 0 once the server is shutting down (`io.sockets()` would panic then).
+#[must_use]
+pub fn client_count(io: &SocketIo) -> usize {
+    io.of("/").map_or(0, |ns| ns.sockets().len())
+}
+
 /// Emits to every client, counting each client whose queue refused the packet.
 pub async fn broadcast(io: &SocketIo, state: &ServerState, name: &str, payload: &Value) {
     debug!("emit event={name} to=all");
-    if let Err(e) = io.emit(name, payload).await {
+    // Once shutdown has begun socketioxide removes the namespace, and `io.emit` would panic
+    // (a client's disconnect handler broadcasts the new count): nobody is left to tell.
+    let Some(everyone) = io.of("/") else {
+        debug!("emit event={name} to=all skipped: the server is shutting down");
+        return;
+    };
+    if let Err(e) = everyone.emit(name, payload).await {
         let failed = match &e {
             socketioxide::BroadcastError::Socket(errors) => errors.len() as u64,
             _ => 1,
