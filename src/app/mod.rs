@@ -195,17 +195,19 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Found(found) => found_elsewhere(state, found),
         Action::Retargeted(target) => {
             state.note(format!("now monitoring {target}"));
-            *state = State {
-                target,
-                config: std::mem::take(&mut state.config),
-                config_file: std::mem::take(&mut state.config_file),
-                log: std::mem::replace(&mut state.log, state::Ring::new(0)),
-                now: state.now,
-                focus: state.focus,
-                read_only: state.read_only,
-                own_pid: state.own_pid,
-                ..State::new(state.target.clone(), state.read_only)
-            };
+            // A new server: its facts start empty. What is the user's stays: the log, the
+            // configuration, focus, filter, an action still running.
+            let fresh = State::new(target, state.read_only);
+            let old = std::mem::replace(state, fresh);
+            state.log = old.log;
+            state.config = old.config;
+            state.config_file = old.config_file;
+            state.now = old.now;
+            state.focus = old.focus;
+            state.filter = old.filter;
+            state.rate_window = old.rate_window;
+            state.busy = old.busy;
+            state.own_pid = old.own_pid;
         }
         Action::Config(rows) => state.config = rows,
         Action::Doctor(status, reason) => state.worst = Some((status, crate::text::clean(&reason))),

@@ -263,6 +263,10 @@ fn a_named_target_is_offered_an_alternative_never_replaced() {
     update(&mut s, Action::Retargeted(to.clone()));
     assert_eq!(s.target.port, 8779);
     assert_eq!(s.server.kind, None);
+    assert!(
+        s.log.iter().any(|l| l.contains("now monitoring")),
+        "the log is kept"
+    );
 }
 
 #[test]
