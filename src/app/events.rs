@@ -180,10 +180,10 @@ pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
 
 /// A Socket.IO event as a row, from the feed or from a server log that records packets.
 fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Origin) -> Happening {
-    if name == "dashboard:client:count" {
-        if let Some(n) = data.get("count").and_then(Value::as_u64) {
-            state.server.clients = Some(n);
-        }
+    if name == "dashboard:client:count"
+        && let Some(n) = data.get("count").and_then(Value::as_u64)
+    {
+        state.server.clients = Some(n);
     }
     let subtype = text_of(field(&data, "subtype"));
     let session = text_of(field(&data, "session_id"));

@@ -71,10 +71,10 @@ pub async fn fanout(
         let tx = tx.clone();
         listening.push(tokio::spawn(async move {
             while let Some(r) = session.events.recv().await {
-                if r.name == "hook:event" {
-                    if let Some(id) = r.data["data"]["bench_id"].as_u64() {
-                        let _ = tx.send((id, r.at));
-                    }
+                if r.name == "hook:event"
+                    && let Some(id) = r.data["data"]["bench_id"].as_u64()
+                {
+                    let _ = tx.send((id, r.at));
                 }
             }
             session

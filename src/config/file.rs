@@ -152,10 +152,11 @@ pub fn key_lines(text: &str) -> (Option<usize>, HashMap<String, usize>) {
             if inside {
                 section_line = Some(index + 1);
             }
-        } else if inside && *child_indent.get_or_insert(indent) == indent {
-            if let Some(key) = key_of(trimmed) {
-                lines.entry(key.to_owned()).or_insert(index + 1);
-            }
+        } else if inside
+            && *child_indent.get_or_insert(indent) == indent
+            && let Some(key) = key_of(trimmed)
+        {
+            lines.entry(key.to_owned()).or_insert(index + 1);
         }
     }
     (section_line, lines)

@@ -107,10 +107,10 @@ pub async fn run(
         let (pong_tx, mut pongs) = mpsc::channel::<u64>(16);
         let (events, fallen) = (tx.clone(), dropped.clone());
         let on_event = move |event: Received| {
-            if event.name == "dashboard:pong" {
-                if let Some(id) = event.data.get("timestamp").and_then(Value::as_u64) {
-                    let _ = pong_tx.try_send(id);
-                }
+            if event.name == "dashboard:pong"
+                && let Some(id) = event.data.get("timestamp").and_then(Value::as_u64)
+            {
+                let _ = pong_tx.try_send(id);
             }
             send(
                 &events,
@@ -205,13 +205,12 @@ async fn stay_connected(
                 next_id += 1;
             }
             Some(id) = pongs.recv() => {
-                if let Some((want, at)) = sent {
-                    if id == want {
+                if let Some((want, at)) = sent
+                    && id == want {
                         last_answer = Instant::now();
                         send(tx, dropped, FeedEvent::Latency(at.elapsed()));
                         sent = None;
                     }
-                }
             }
             reason = closed.recv() => return reason.unwrap_or_else(|| "the connection closed".into()),
             _ = stop.changed() => return "stopped".into(),

@@ -54,10 +54,8 @@ impl LogFile {
         }
         self.checked = Instant::now();
         let moved = std::fs::metadata(&self.path).map_or(true, |m| m.ino() != self.inode);
-        if moved {
-            if let Ok(fresh) = LogFile::open(&self.path) {
-                *self = fresh;
-            }
+        if moved && let Ok(fresh) = LogFile::open(&self.path) {
+            *self = fresh;
         }
     }
 }

@@ -24,7 +24,7 @@ pub const MAX_PACKETS: usize = 16;
 const SEPARATOR: u8 = 0x1e;
 
 /// Kept packets of a session that stopped polling are dropped after this long.
-const KEEP_FOR: Duration = Duration::from_secs(120);
+const KEEP_FOR: Duration = Duration::from_mins(2);
 
 /// Largest polling body read back for splitting (the server's `max_payload` bounds it anyway).
 const MAX_BODY: usize = 16 * 1024 * 1024;

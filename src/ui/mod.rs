@@ -86,10 +86,10 @@ fn make_controls_visible(frame: &mut Frame) {
     let buffer = frame.buffer_mut();
     for y in area.top()..area.bottom() {
         for x in area.left()..area.right() {
-            if let Some(cell) = buffer.cell_mut((x, y)) {
-                if cell.symbol().chars().any(char::is_control) {
-                    cell.set_symbol("�");
-                }
+            if let Some(cell) = buffer.cell_mut((x, y))
+                && cell.symbol().chars().any(char::is_control)
+            {
+                cell.set_symbol("�");
             }
         }
     }
