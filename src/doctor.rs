@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::checks::{self, Check, Facts, LogFacts, Status, Timed};
 use crate::config::{Resolved, tilde};
-use crate::probes::http::{self, CLAUDE_MPM_PORTS};
+use crate::probes::http;
 use crate::probes::{pidfiles, process, sockets};
 use crate::target::Target;
 
@@ -46,17 +46,7 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
         .cloned()
         .unwrap_or_else(|| "http://localhost:3000".into());
     let port = target.port;
-    // Claude MPM's range and the configured port_range, without the target's port itself.
-    let mut other_ports: Vec<u16> = CLAUDE_MPM_PORTS
-        .chain(
-            s.port_range
-                .into_iter()
-                .flat_map(crate::config::PortRange::ports),
-        )
-        .filter(|p| *p != port)
-        .collect();
-    other_ports.sort_unstable();
-    other_ports.dedup();
+    let other_ports = http::discovery_ports(s.port_range, port);
     let (holders, health, handshake, websocket, cors, elsewhere) = tokio::join!(
         timed(blocking(move || sockets::holders(port), Vec::new())),
         timed(http::health(&base, PROBE_TIMEOUT)),

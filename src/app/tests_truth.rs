@@ -24,6 +24,15 @@ fn log(state: &mut State, line: &str, secs: f64) {
     update(state, Action::LogLine(LogLine::from_text(line), at(secs)));
 }
 
+/// Each row's name, source and summary.
+fn rows(state: &State) -> Vec<(&str, Origin, &str)> {
+    state
+        .events
+        .iter()
+        .map(|e| (e.name.as_str(), e.origin, e.summary.as_str()))
+        .collect()
+}
+
 fn last_duration(state: &State) -> Option<f64> {
     state.events.last().and_then(|e| e.duration)
 }
@@ -154,11 +163,7 @@ fn our_own_connect_is_matched_by_sid_and_log_lines_are_parsed() {
         "2026-11-26T10:00:03Z  WARN emit event=x failed: queue full",
         3.0,
     );
-    let rows: Vec<(&str, Origin, &str)> = s
-        .events
-        .iter()
-        .map(|e| (e.name.as_str(), e.origin, e.summary.as_str()))
-        .collect();
+    let rows = rows(&s);
     assert_eq!(
         rows,
         [
@@ -370,11 +375,7 @@ fn claude_mpms_packet_log_is_one_row_per_happening_too() {
         "TTJvUspRCmvcPNIOAAAA: Sending packet PING data None",
         5.0,
     );
-    let rows: Vec<(&str, Origin, &str)> = s
-        .events
-        .iter()
-        .map(|e| (e.name.as_str(), e.origin, e.summary.as_str()))
-        .collect();
+    let rows = rows(&s);
     assert_eq!(
         rows,
         [

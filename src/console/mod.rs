@@ -164,7 +164,7 @@ async fn choose(resolved: &Resolved) -> Target {
     {
         return configured;
     }
-    let ports = producers::discovery_ports(resolved.settings.port_range, configured.port);
+    let ports = http::discovery_ports(resolved.settings.port_range, configured.port);
     let found = http::discover(&configured.host, ports, Duration::from_millis(300)).await;
     found.first().map_or(configured.clone(), |f| {
         configured.on_port(f.port, Chosen::Discovered)
@@ -185,7 +185,7 @@ async fn main_loop(
         our_log: resolved.settings.log_file.clone(),
     };
     let watch_of = |t: &Target| producers::Watch {
-        other_ports: producers::discovery_ports(resolved.settings.port_range, t.port),
+        other_ports: http::discovery_ports(resolved.settings.port_range, t.port),
         ..watch.clone()
     };
     tokio::spawn(producers::keyboard(tx.clone()));

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
-use crate::probes::http::{self, CLAUDE_MPM_PORTS, ServerKind};
+use crate::probes::http::{self, ServerKind};
 use crate::probes::{logtail, pidfiles, process, sockets};
 use crate::target::Target;
 
@@ -216,22 +216,6 @@ impl Drop for Tail {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Ports discovery scans: Claude MPM's range and `port_range`, without `except`.
-#[must_use]
-pub fn discovery_ports(port_range: Option<crate::config::PortRange>, except: u16) -> Vec<u16> {
-    let mut ports: Vec<u16> = CLAUDE_MPM_PORTS
-        .chain(
-            port_range
-                .into_iter()
-                .flat_map(crate::config::PortRange::ports),
-        )
-        .filter(|p| *p != except)
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
 }
 
 /// Keys, resizes and SIGTERM (as Ctrl-C, so the terminal is restored).

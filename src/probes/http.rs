@@ -296,9 +296,17 @@ pub async fn websocket_upgrade(base: &str, timeout: Duration) -> Result<Duration
         base.replacen("http", "ws", 1)
     );
     let attempt = async {
-        let (mut stream, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .map_err(|e| ProbeError::Failed(root_cause(&e)))?;
+        // The open packet is a few hundred bytes; a server sending a huge frame instead is
+        // refused at the limit every probe reads, not buffered.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+            max_message_size: Some(MAX_BODY),
+            max_frame_size: Some(MAX_BODY),
+            ..Default::default()
+        };
+        let (mut stream, _) =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+                .await
+                .map_err(|e| ProbeError::Failed(root_cause(&e)))?;
         let first = stream
             .next()
             .await
@@ -369,6 +377,23 @@ pub struct Found {
     pub port: u16,
     /// Its `/health`.
     pub health: Health,
+}
+
+/// The ports discovery scans: Claude MPM's range and the configured `port_range`, without
+/// `except` (the target's own port).
+#[must_use]
+pub fn discovery_ports(port_range: Option<crate::config::PortRange>, except: u16) -> Vec<u16> {
+    let mut ports: Vec<u16> = CLAUDE_MPM_PORTS
+        .chain(
+            port_range
+                .into_iter()
+                .flat_map(crate::config::PortRange::ports),
+        )
+        .filter(|p| *p != except)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// Every port of `ports` whose `/health` answers, probed concurrently, each within `timeout`.
