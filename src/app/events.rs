@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-use super::state::{EventRow, MAX_OPEN_TOOLS, OpenTool, Origin, RATE_HISTORY, Ring, State};
-use super::time::{Stamp, seconds_between, sender_time};
+use super::state::{EventRow, Origin, RATE_HISTORY, Ring, State};
+use super::time::{Stamp, sender_time};
+use super::tools::{self, LOG, Sent};
 use crate::probes::http::Health;
 use crate::probes::logfields::{self, EngineIo, Level};
 use crate::probes::logtail::{LineKind, LogLine};
@@ -58,45 +59,77 @@ struct Happening {
     payload: Value,
     /// For tool rows: correlation id, tool, and the sender's own time.
     tool: Option<ToolCall>,
+    /// One of several lines a log writes for one happening (one per client it sent it to).
+    per_client_copy: bool,
 }
 
 struct ToolCall {
     correlation: String,
     tool: String,
-    sent: Option<(String, chrono::DateTime<chrono::FixedOffset>)>,
+    sent: Option<Sent>,
 }
 
-/// Merges into a recent copy from the other source, or pushes a new row.
+/// How far apart two copies of one happening may arrive.
+const COPY_WINDOW_SECS: f64 = 5.0;
+
+/// Whether `row` is another copy of `h`: the same key, close in time, and from the other
+/// source, or (for a log with a line per client) another line of the same log.
+fn is_copy(row: &EventRow, h: &Happening) -> bool {
+    row.key.is_some()
+        && row.key == h.key
+        && (h.at.mono - row.at.mono).abs() <= COPY_WINDOW_SECS
+        && (h.per_client_copy || (row.origin != h.origin && row.origin != Origin::Both))
+}
+
+/// Merges into a recent copy, or pushes a new row.
 fn record(state: &mut State, h: Happening) {
     tick(state, h.at); // so the event counts in the second it arrived in
-    if let Some(key) = &h.key {
-        // Another copy of a happening already shown: from the other source, or the same line
-        // again (Claude MPM's log has one line per client it sent an event to).
-        let copy = state
-            .events
-            .iter_mut()
-            .rev()
-            .take(SAME_HAPPENING_ROWS)
-            .find(|row| row.key.as_ref() == Some(key));
-        if let Some(row) = copy {
-            if row.origin != h.origin {
-                row.origin = Origin::Both;
-            }
-            if h.origin == Origin::Feed && row.payload.is_string() {
-                // The feed's copy carries the whole payload; a log's only a line.
-                row.payload = h.payload;
-                row.summary = h.summary;
-            }
-            return;
+    let copy = state
+        .events
+        .iter_mut()
+        .rev()
+        .take(SAME_HAPPENING_ROWS)
+        .find(|row| is_copy(row, &h));
+    if let Some(row) = copy {
+        if row.origin != h.origin {
+            row.origin = Origin::Both;
         }
+        if h.origin == Origin::Feed && row.payload.is_string() {
+            // The feed's copy carries the whole payload; a log's only a line.
+            row.payload = h.payload;
+            row.summary = h.summary;
+        }
+        if let Some(call) = h.tool {
+            let stopping = h.name == "tool_stop";
+            if let Some((id, took)) = tools::copy(state, stopping, &call.correlation, call.sent) {
+                set_duration(state, id, took);
+            }
+        }
+        return;
     }
     count(state, &h.name);
-    let duration = h
-        .tool
-        .as_ref()
-        .and_then(|call| pair(state, &h.name, call, h.at));
-    let row = EventRow {
-        id: state.next_id,
+    let id = state.next_id;
+    state.next_id += 1;
+    let duration = match (&h.tool, h.name.as_str()) {
+        (Some(call), "tool_start") => {
+            if let Some((stop, took)) = tools::start(
+                state,
+                &call.correlation,
+                &call.tool,
+                h.at,
+                call.sent.clone(),
+            ) {
+                set_duration(state, stop, took);
+            }
+            None
+        }
+        (Some(call), "tool_stop") => {
+            tools::stop(state, &call.correlation, h.at, call.sent.clone(), id)
+        }
+        _ => None,
+    };
+    state.events.push(EventRow {
+        id,
         at: h.at,
         origin: h.origin,
         name: h.name,
@@ -106,47 +139,12 @@ fn record(state: &mut State, h: Happening) {
         duration,
         key: h.key,
         payload: h.payload,
-    };
-    state.next_id += 1;
-    state.events.push(row);
+    });
 }
 
-/// Opens or closes a tool call; a stop gets its duration: by the sender's own clock when both
-/// ends carry a timestamp from the same sender, else by the arrival instants.
-fn pair(state: &mut State, name: &str, call: &ToolCall, at: Stamp) -> Option<f64> {
-    match name {
-        "tool_start" => {
-            if state.running.len() >= MAX_OPEN_TOOLS {
-                let oldest = state
-                    .running
-                    .iter()
-                    .min_by(|a, b| a.1.started.mono.total_cmp(&b.1.started.mono))
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    state.running.remove(&k);
-                    state.running_dropped += 1;
-                }
-            }
-            state.running.insert(
-                call.correlation.clone(),
-                OpenTool {
-                    tool: call.tool.clone(),
-                    started: at,
-                    sent: call.sent.clone(),
-                },
-            );
-            None
-        }
-        "tool_stop" => {
-            let open = state.running.remove(&call.correlation)?;
-            match (&open.sent, &call.sent) {
-                (Some((from_a, t0)), Some((from_b, t1))) if from_a == from_b => {
-                    Some(seconds_between(*t0, *t1))
-                }
-                _ => Some(at.mono - open.started.mono),
-            }
-        }
-        _ => None,
+fn set_duration(state: &mut State, id: u64, took: f64) {
+    if let Some(row) = state.events.iter_mut().rev().find(|r| r.id == id) {
+        row.duration = Some(took);
     }
 }
 
@@ -202,7 +200,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
     let mut call = None;
     let summary = match shown.as_str() {
         "tool_start" | "tool_stop" => {
-            key = (!correlation.is_empty()).then(|| format!("{shown} {correlation}"));
+            key = tool_key(&shown, &correlation, &session, &tool);
             let status = text_of(&data["data"]["status"]);
             call = (!correlation.is_empty()).then(|| ToolCall {
                 correlation,
@@ -241,6 +239,20 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         key,
         payload: data,
         tool: call,
+        per_client_copy: false,
+    }
+}
+
+/// What identifies a tool call's start or stop: its correlation id; without one (a hook that
+/// sent none), its session and tool, which with the copy window tells the feed's copy from
+/// the log's.
+fn tool_key(shown: &str, correlation: &str, session: &str, tool: &str) -> Option<String> {
+    if !correlation.is_empty() {
+        Some(format!("{shown} {correlation}"))
+    } else if !tool.is_empty() {
+        Some(format!("{shown} ~{session}~{tool}"))
+    } else {
+        None
     }
 }
 
@@ -258,6 +270,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
         key,
         payload: Value::String(line.text.clone()),
         tool: None,
+        per_client_copy: true,
     };
     let h = match packet {
         EngineIo::Event { name, data } => {
@@ -266,6 +279,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
                 return;
             }
             h.payload = Value::String(line.text.clone());
+            h.per_client_copy = true;
             h
         }
         EngineIo::Connected { sid } => {
@@ -313,7 +327,13 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
         LineKind::Emit | LineKind::Receive | LineKind::Other => return,
     };
     let f = logfields::parse(&line.text);
-    let get = |k: &str| f.get(k).map(clean).unwrap_or_default();
+    // serve writes `-` for a field the event did not have.
+    let get = |k: &str| {
+        f.get(k)
+            .filter(|v| *v != "-")
+            .map(clean)
+            .unwrap_or_default()
+    };
     let sid = get("sid");
     let correlation = get("correlation_id");
     let clients = get("clients");
@@ -339,13 +359,13 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
         "tool_start" | "tool_stop" => {
             let tool = get("tool");
             let status = get("status");
-            let key = (!correlation.is_empty()).then(|| format!("{name} {correlation}"));
+            let key = tool_key(name, &correlation, &get("session"), &tool);
             call = (!correlation.is_empty()).then(|| ToolCall {
                 correlation,
                 tool: tool.clone(),
-                sent: f.time.map(|t| ("log".to_owned(), t)),
+                sent: f.time.map(|t| (LOG.to_owned(), t)),
             });
-            let summary = if status.is_empty() || status == "-" {
+            let summary = if status.is_empty() {
                 tool
             } else {
                 format!("{tool} {status}")
@@ -369,6 +389,7 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
             key,
             payload: Value::String(line.text.clone()),
             tool: call,
+            per_client_copy: false,
         },
     );
 }

@@ -6,6 +6,7 @@ mod events;
 mod keys;
 pub mod state;
 pub mod time;
+mod tools;
 
 use serde_json::Value;
 

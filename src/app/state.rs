@@ -30,6 +30,8 @@ pub const RATE_WINDOWS: [u64; 5] = [30, 60, 300, 900, 3600];
 pub const MAX_TYPES: usize = 48;
 /// Tools held open at once; past this the oldest is forgotten (and counted).
 pub const MAX_OPEN_TOOLS: usize = 1000;
+/// Stopped tool calls remembered for late copies of their ends.
+pub const CLOSED_TOOLS: usize = 256;
 
 /// The panes, in `Tab` and `1`–`6` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,8 +159,24 @@ pub struct OpenTool {
     pub tool: String,
     /// When its start arrived.
     pub started: Stamp,
-    /// The sender and its own timestamp for the start, when the payload had one.
-    pub sent: Option<(String, chrono::DateTime<chrono::FixedOffset>)>,
+    /// The clocks of its start's copies: each sender and the time it wrote.
+    pub sent: Vec<super::tools::Sent>,
+}
+
+/// A tool call that stopped, kept a while for copies of its ends that come later (and for a
+/// stop that overtook its start).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedTool {
+    /// Its correlation id.
+    pub correlation: String,
+    /// Its start; None while a stop that came first waits for it.
+    pub open: Option<OpenTool>,
+    /// When its stop arrived.
+    pub stopped: Stamp,
+    /// The clocks of its stop's copies.
+    pub sent: Vec<super::tools::Sent>,
+    /// The stop's row.
+    pub row: u64,
 }
 
 /// A confirm dialog, holding exactly what will be affected, captured when it opened.
@@ -200,6 +218,8 @@ pub struct State {
     pub running: BTreeMap<String, OpenTool>,
     /// Open tools forgotten because more than [`MAX_OPEN_TOOLS`] were open.
     pub running_dropped: u64,
+    /// The last stopped calls, for late copies.
+    pub closed: Ring<ClosedTool>,
     /// Per type, events in each of the last seconds (newest last); at most [`MAX_TYPES`] types.
     pub rates: BTreeMap<String, Ring<u32>>,
     /// Per type, all events seen.
@@ -266,6 +286,7 @@ impl State {
             next_id: 1,
             running: BTreeMap::new(),
             running_dropped: 0,
+            closed: Ring::new(CLOSED_TOOLS),
             rates: BTreeMap::new(),
             totals: Counts::new(MAX_TYPES),
             rate_window: 0,

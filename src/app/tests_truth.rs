@@ -393,3 +393,121 @@ fn claude_mpms_packet_log_is_one_row_per_happening_too() {
         "the feed's payload wins"
     );
 }
+
+#[test]
+fn a_reused_correlation_id_is_a_new_call_not_a_copy() {
+    let mut s = fresh(false);
+    for (session, secs) in [("x", 1.0), ("y", 10.0)] {
+        for (subtype, offset) in [("pre_tool", 0.0), ("post_tool", 0.5)] {
+            update(
+                &mut s,
+                Action::FeedEvent {
+                    name: "tool_event".into(),
+                    data: json!({"subtype": subtype, "correlation_id": "same", "session_id": session, "data": {"tool_name": "Bash"}}),
+                    at: at(secs + offset),
+                },
+            );
+        }
+    }
+    // A retried post_tool, moments later, from the same source: also shown.
+    tool_at(&mut s, "post_tool", "same", 10.6);
+    assert_eq!(s.events.len(), 5);
+    assert_eq!(s.totals.get("tool_stop"), 3);
+}
+
+#[test]
+fn the_hooks_clock_wins_even_when_the_log_copy_came_first() {
+    let mut s = fresh(false);
+    // The log's lines, written 1.009 s apart, arrive before the feed's copies.
+    log(
+        &mut s,
+        "2026-11-26T10:00:01.000Z  INFO tool_start tool=Bash correlation_id=c session=s (pre_tool)",
+        1.0,
+    );
+    hook(
+        &mut s,
+        "pre_tool",
+        "c",
+        1.01,
+        "2026-11-26T04:00:00.000Z",
+        "hook",
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:02.009Z  INFO tool_stop tool=Bash correlation_id=c session=s status=success (post_tool)",
+        2.009,
+    );
+    assert!(
+        (last_duration(&s).unwrap() - 1.009).abs() < 1e-9,
+        "the log's clock, for now"
+    );
+    hook(
+        &mut s,
+        "post_tool",
+        "c",
+        2.02,
+        "2026-11-26T04:00:05.500Z",
+        "hook",
+    );
+    assert!(
+        (last_duration(&s).unwrap() - 5.5).abs() < 1e-9,
+        "then the hook's own"
+    );
+    assert_eq!(s.events.len(), 2);
+}
+
+#[test]
+fn a_stop_that_overtakes_its_start_is_timed_by_the_senders_clock() {
+    let mut s = fresh(false);
+    hook(
+        &mut s,
+        "post_tool",
+        "late",
+        1.0,
+        "2026-11-26T10:00:03.000Z",
+        "hook",
+    );
+    assert_eq!(last_duration(&s), None);
+    hook(
+        &mut s,
+        "pre_tool",
+        "late",
+        1.1,
+        "2026-11-26T10:00:01.500Z",
+        "hook",
+    );
+    let stop = s.events.iter().find(|e| e.name == "tool_stop").unwrap();
+    assert!((stop.duration.unwrap() - 1.5).abs() < 1e-9);
+    assert!(s.running.is_empty(), "not left open");
+}
+
+#[test]
+fn a_tool_call_without_a_correlation_id_is_still_one_row() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "tool_event".into(),
+            data: json!({"subtype": "pre_tool", "session_id": "s", "data": {"tool_name": "Bash"}}),
+            at: at(1.0),
+        },
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:01Z  INFO tool_start tool=Bash correlation_id=- session=s (pre_tool)",
+        1.001,
+    );
+    log(
+        &mut s,
+        "2026-11-26T10:00:09Z  INFO tool_start tool=Read correlation_id=- session=s (pre_tool)",
+        9.0,
+    );
+    let rows = rows(&s);
+    assert_eq!(
+        rows,
+        [
+            ("tool_start", Origin::Both, "Bash"),
+            ("tool_start", Origin::Log, "Read")
+        ]
+    );
+}

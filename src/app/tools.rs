@@ -1,0 +1,161 @@
+//! Pairing `tool_start` with `tool_stop` by correlation id, and timing the call.
+//!
+//! A duration is the difference of two clocks read by the same sender, best first:
+//! 1. the event's own sender (Claude MPM's hook stamps both ends itself);
+//! 2. the server's log (the time it wrote each line);
+//! 3. the console's arrival instants.
+//!
+//! Copies of either end (the feed's and the log's) may come in any order, so each copy adds its
+//! clock and the duration is worked out again. A stop may also arrive before its start (the
+//! hook posts from a thread pool): it waits in the ring of closed calls for its start.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::state::{ClosedTool, MAX_OPEN_TOOLS, OpenTool, State};
+use super::time::{Stamp, seconds_between};
+
+/// A sender's name and the time it wrote on one end of a call.
+pub type Sent = (String, DateTime<FixedOffset>);
+
+/// The sender name log lines are stamped with.
+pub const LOG: &str = "log";
+
+/// The best duration: the same sender on both ends (an event's own sender before the log),
+/// else the arrival instants when both ends arrived here in order.
+fn best(start: &[Sent], stop: &[Sent], arrival: Option<f64>) -> Option<f64> {
+    let same = |log: bool| {
+        start.iter().find_map(|(from, t0)| {
+            (log == (from == LOG))
+                .then(|| stop.iter().find(|(to, _)| to == from))
+                .flatten()
+                .map(|(_, t1)| seconds_between(*t0, *t1))
+        })
+    };
+    same(false).or_else(|| same(true)).or(arrival)
+}
+
+/// A `tool_start` for `correlation`. When its stop came first, returns that stop row's id and
+/// the call's duration.
+pub fn start(
+    state: &mut State,
+    correlation: &str,
+    tool: &str,
+    at: Stamp,
+    sent: Option<Sent>,
+) -> Option<(u64, f64)> {
+    let open = OpenTool {
+        tool: tool.to_owned(),
+        started: at,
+        sent: sent.into_iter().collect(),
+    };
+    if let Some(early) = state
+        .closed
+        .iter_mut()
+        .rev()
+        .find(|c| c.correlation == correlation && c.open.is_none())
+    {
+        // The stop overtook its start: arrival order says nothing, only the senders' clocks.
+        let took = best(&open.sent, &early.sent, None);
+        early.open = Some(open);
+        return took.map(|t| (early.row, t));
+    }
+    if state.running.len() >= MAX_OPEN_TOOLS {
+        let oldest = state
+            .running
+            .iter()
+            .min_by(|a, b| a.1.started.mono.total_cmp(&b.1.started.mono))
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            state.running.remove(&k);
+            state.running_dropped += 1;
+        }
+    }
+    state.running.insert(correlation.to_owned(), open);
+    None
+}
+
+/// A `tool_stop` for `correlation`, shown as row `row`: its duration, when its start is known.
+pub fn stop(
+    state: &mut State,
+    correlation: &str,
+    at: Stamp,
+    sent: Option<Sent>,
+    row: u64,
+) -> Option<f64> {
+    let open = state.running.remove(correlation);
+    let sent: Vec<Sent> = sent.into_iter().collect();
+    let took = open
+        .as_ref()
+        .and_then(|o| best(&o.sent, &sent, Some(at.mono - o.started.mono)));
+    state.closed.push(ClosedTool {
+        correlation: correlation.to_owned(),
+        open,
+        stopped: at,
+        sent,
+        row,
+    });
+    took
+}
+
+/// Another copy of a start or stop (from the other source, or another line of the same log):
+/// its clock joins the call's. Returns the stop row's id and its better duration, if that
+/// changed.
+pub fn copy(
+    state: &mut State,
+    stopping: bool,
+    correlation: &str,
+    sent: Option<Sent>,
+) -> Option<(u64, f64)> {
+    let sent = sent?;
+    if !stopping {
+        if let Some(open) = state.running.get_mut(correlation) {
+            open.sent.push(sent);
+            return None;
+        }
+    }
+    let closed = state
+        .closed
+        .iter_mut()
+        .rev()
+        .find(|c| c.correlation == correlation)?;
+    match (stopping, closed.open.as_mut()) {
+        (true, _) => closed.sent.push(sent),
+        (false, Some(open)) => open.sent.push(sent),
+        (false, None) => return None,
+    }
+    let open = closed.open.as_ref()?;
+    let arrival = closed.stopped.mono - open.started.mono;
+    best(
+        &open.sent,
+        &closed.sent,
+        (arrival >= 0.0).then_some(arrival),
+    )
+    .map(|t| (closed.row, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn the_events_own_sender_beats_the_log_which_beats_arrival() {
+        let hook = |s| ("hook".to_owned(), at(s));
+        let log = |s| (LOG.to_owned(), at(s));
+        let start = [
+            log("2026-01-01T00:00:00.010Z"),
+            hook("2026-01-01T00:00:00.000Z"),
+        ];
+        let stop = [
+            hook("2026-01-01T00:00:02.400Z"),
+            log("2026-01-01T00:00:01.000Z"),
+        ];
+        assert_eq!(best(&start, &stop, Some(9.0)), Some(2.4));
+        assert_eq!(best(&start[..1], &stop, Some(9.0)), Some(0.99));
+        assert_eq!(best(&start[1..], &stop[1..], Some(9.0)), Some(9.0));
+        assert_eq!(best(&[], &[], None), None);
+    }
+}
