@@ -55,9 +55,9 @@ pub fn start(
         .find(|c| c.correlation == correlation && c.open.is_none())
     {
         // The stop overtook its start: arrival order says nothing, only the senders' clocks.
-        let took = best(&open.sent, &early.sent, None);
+        let duration = best(&open.sent, &early.sent, None);
         early.open = Some(open);
-        return took.map(|t| (early.row, t));
+        return duration.map(|t| (early.row, t));
     }
     if state.running.len() >= MAX_OPEN_TOOLS {
         let oldest = state
@@ -107,11 +107,9 @@ pub fn copy(
     sent: Option<Sent>,
 ) -> Option<(u64, f64)> {
     let sent = sent?;
-    if !stopping {
-        if let Some(open) = state.running.get_mut(correlation) {
-            open.sent.push(sent);
-            return None;
-        }
+    if !stopping && let Some(open) = state.running.get_mut(correlation) {
+        open.sent.push(sent);
+        return None;
     }
     let closed = state
         .closed
