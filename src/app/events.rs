@@ -61,6 +61,9 @@ struct Happening {
     tool: Option<ToolCall>,
     /// One of several lines a log writes for one happening (one per client it sent it to).
     per_client_copy: bool,
+    /// Replayed from the server's history: arrived now, happened earlier, so its arrival
+    /// instant times nothing.
+    replayed: bool,
 }
 
 struct ToolCall {
@@ -118,13 +121,15 @@ fn record(state: &mut State, h: Happening) {
                 &call.tool,
                 h.at,
                 call.sent.clone(),
+                h.replayed,
             ) {
                 set_duration(state, stop, took);
             }
             None
         }
         (Some(call), "tool_stop") => {
-            tools::stop(state, &call.correlation, h.at, call.sent.clone(), id)
+            let arrived = (!h.replayed).then_some(h.at);
+            tools::stop(state, &call.correlation, arrived, call.sent.clone(), id)
         }
         _ => None,
     };
@@ -172,8 +177,48 @@ pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
     if name == "dashboard:pong" {
         return; // the console's own pings: shown as latency, not as traffic
     }
+    if name == "event_history" {
+        return history(state, data, at);
+    }
     let h = happening(state, name, data, at, Origin::Feed);
     record(state, h);
+}
+
+/// `event_history`, which mpm-top's server sends a client that joins: one row saying so, then
+/// each past event as a row of its own, shown at the time its sender wrote (when it did).
+fn history(state: &mut State, data: Value, at: Stamp) {
+    let entries = match data.get("events") {
+        Some(Value::Array(events)) => events.clone(),
+        _ => Vec::new(),
+    };
+    let mut h = happening(state, "event_history", data, at, Origin::Feed);
+    h.summary = format!(
+        "{} earlier event(s) follow, at their own times",
+        entries.len()
+    );
+    record(state, h);
+    for entry in entries.into_iter().take(super::state::EVENT_CAPACITY) {
+        let name = entry
+            .get("event")
+            .or_else(|| entry.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("claude_event")
+            .to_owned();
+        let wall = sender_time(field(&entry, "timestamp"))
+            .map_or(at.wall, |t| t.with_timezone(at.wall.offset()));
+        let mut h = happening(
+            state,
+            &name,
+            entry,
+            Stamp {
+                mono: at.mono,
+                wall,
+            },
+            Origin::Feed,
+        );
+        h.replayed = true;
+        record(state, h);
+    }
 }
 
 /// A Socket.IO event as a row, from the feed or from a server log that records packets.
@@ -240,6 +285,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         payload: data,
         tool: call,
         per_client_copy: false,
+        replayed: false,
     }
 }
 
@@ -271,6 +317,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
         payload: Value::String(line.text.clone()),
         tool: None,
         per_client_copy: true,
+        replayed: false,
     };
     let h = match packet {
         EngineIo::Event { name, data } => {
@@ -390,6 +437,7 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
             payload: Value::String(line.text.clone()),
             tool: call,
             per_client_copy: false,
+            replayed: false,
         },
     );
 }
@@ -429,10 +477,20 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
 /// Tools open longer than [`LONG_TOOL_SECS`], oldest first: (tool, seconds open).
 #[must_use]
 pub fn long_running(state: &State) -> Vec<(String, f64)> {
+    // A start replayed from history is as old as its sender says, not as its arrival.
+    let age = |t: &super::state::OpenTool| {
+        if t.arrival_timed {
+            Some(state.now.mono - t.started.mono)
+        } else {
+            t.sent
+                .first()
+                .map(|(_, at)| super::time::seconds_between(*at, state.now.wall))
+        }
+    };
     let mut open: Vec<(String, f64)> = state
         .running
         .values()
-        .map(|t| (t.tool.clone(), state.now.mono - t.started.mono))
+        .filter_map(|t| Some((t.tool.clone(), age(t)?)))
         .filter(|(_, age)| *age >= LONG_TOOL_SECS)
         .collect();
     open.sort_by(|a, b| b.1.total_cmp(&a.1));

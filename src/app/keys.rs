@@ -4,6 +4,7 @@
 use super::state::{Dialog, Pane, RATE_WINDOWS, State};
 use super::{Effect, Key};
 use crate::probes::process::ProcessInfo;
+use crate::target::Chosen;
 
 /// Keys for the footer, most important first: the footer shows as many as fit, and always the
 /// last two (help and quit).
@@ -71,6 +72,7 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
             Key::Backspace => {
                 state.filter.pop();
             }
+            Key::CtrlU => state.filter.clear(),
             Key::Char(c) if !c.is_control() => state.filter.push(c),
             _ => {}
         }
@@ -78,6 +80,19 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
     }
     if state.help {
         state.help = false;
+        return Vec::new();
+    }
+    if state.detail {
+        return detail_key(state, key);
+    }
+    // Selecting and opening events needs the stream on screen.
+    let stream_hidden = state.zoom && state.focus != Pane::Events;
+    if stream_hidden
+        && matches!(
+            key,
+            Key::Up | Key::Down | Key::PageUp | Key::PageDown | Key::Home | Key::End | Key::Enter
+        )
+    {
         return Vec::new();
     }
     match key {
@@ -114,21 +129,34 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
             let oldest = state.visible_events().next().map(|e| e.id);
             state.selected = oldest;
         }
-        Key::End => state.selected = None,
+        // One step back at a time: unzoom first, then stop holding a selection.
+        Key::Esc if state.zoom => state.zoom = false,
+        Key::End | Key::Esc => state.selected = None,
         Key::Enter => {
-            state.detail = !state.detail;
-            if state.detail && state.selected.is_none() {
+            state.detail = true;
+            state.detail_scroll = 0;
+            if state.selected.is_none() {
                 // The detail holds on to the event it opened on, not to whatever comes next.
                 state.selected = state.selected_event().map(|e| e.id);
             }
         }
-        Key::Esc => {
-            state.detail = false;
-            state.zoom = false;
-            state.selected = None;
-        }
         Key::Char('g') => return switch(state),
         Key::Char(c @ ('s' | 'r' | 'K' | 'R' | 'c' | 'd')) => return action_key(state, c),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Keys while an event's detail is open: scroll it, or close it (Enter, Esc, q).
+fn detail_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let by = |n: isize| state.detail_scroll.saturating_add_signed(n);
+    match key {
+        Key::Enter | Key::Esc | Key::Char('q') => state.detail = false,
+        Key::Up => state.detail_scroll = by(-1),
+        Key::Down => state.detail_scroll = by(1),
+        Key::PageUp => state.detail_scroll = by(-PAGE),
+        Key::PageDown => state.detail_scroll = by(PAGE),
+        Key::Home => state.detail_scroll = 0,
         _ => {}
     }
     Vec::new()
@@ -140,7 +168,7 @@ fn answer(state: &mut State, dialog: Dialog, key: Key) -> Vec<Effect> {
             state.note("confirmed");
             let effect = match dialog {
                 Dialog::Kill(targets) => Effect::Kill(targets),
-                Dialog::ResetConfig(file) => Effect::ResetConfig(file),
+                Dialog::ResetConfig { file, .. } => Effect::ResetConfig(file),
                 Dialog::Restart(_) => Effect::Restart(state.target.clone()),
             };
             start(state, effect)
@@ -235,7 +263,21 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
         .filter(|p| p.pid != state.own_pid)
         .collect();
     let target = state.target.clone();
+    if target.chosen == Chosen::Demo && matches!(key, 's' | 'r') {
+        state.note(format!(
+            "'{key}': the demo's server runs inside this console; s and r act on real servers (quit, then mpm-top serve)"
+        ));
+        return Vec::new();
+    }
     match key {
+        's' if state.server.kind.is_some() => {
+            state.note(format!(
+                "s: a {} server already answers on {}: nothing to start (r restarts it)",
+                state.server.kind.as_deref().unwrap_or("?"),
+                target.authority()
+            ));
+            Vec::new()
+        }
         's' => start(state, Effect::StartServer(target)),
         'r' if state.server.kind.as_deref().is_some_and(|k| k != "mpm-top") => {
             state.dialog = Some(Dialog::Restart(holders));
@@ -254,7 +296,10 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
             Vec::new()
         }
         'R' => {
-            state.dialog = Some(Dialog::ResetConfig(state.config_file.clone()));
+            state.dialog = Some(Dialog::ResetConfig {
+                file: state.config_file.clone(),
+                exists: state.config_file_exists,
+            });
             Vec::new()
         }
         'c' => start(state, Effect::Collect(target)),

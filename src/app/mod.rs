@@ -47,6 +47,8 @@ pub enum Key {
     Home,
     /// End: back to following the newest.
     End,
+    /// Ctrl-U: clear the line being typed.
+    CtrlU,
     /// Ctrl-C.
     CtrlC,
 }
@@ -99,8 +101,13 @@ pub enum Action {
     Found(Vec<(u16, String)>),
     /// The console now monitors this target (after a switch).
     Retargeted(Target),
-    /// Configuration rows.
-    Config(Vec<ConfigRow>),
+    /// The configuration, read again (after a reset).
+    Config {
+        /// Its rows.
+        rows: Vec<ConfigRow>,
+        /// Whether the file exists now.
+        file_exists: bool,
+    },
     /// The doctor's worst finding.
     Doctor(Status, String),
     /// Something to tell the user, in mpm-top's log.
@@ -203,6 +210,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.log = old.log;
             state.config = old.config;
             state.config_file = old.config_file;
+            state.config_file_exists = old.config_file_exists;
             state.now = old.now;
             state.focus = old.focus;
             state.filter = old.filter;
@@ -210,7 +218,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.busy = old.busy;
             state.own_pid = old.own_pid;
         }
-        Action::Config(rows) => state.config = rows,
+        Action::Config { rows, file_exists } => {
+            state.config = rows;
+            state.config_file_exists = file_exists;
+        }
         Action::Doctor(status, reason) => state.worst = Some((status, crate::text::clean(&reason))),
         Action::Note(text) => state.note(text),
         Action::Done(text) => {

@@ -159,6 +159,8 @@ pub struct OpenTool {
     pub tool: String,
     /// When its start arrived.
     pub started: Stamp,
+    /// Whether that arrival is when it started (not a start replayed from history).
+    pub arrival_timed: bool,
     /// The clocks of its start's copies: each sender and the time it wrote.
     pub sent: Vec<super::tools::Sent>,
 }
@@ -171,8 +173,8 @@ pub struct ClosedTool {
     pub correlation: String,
     /// Its start; None while a stop that came first waits for it.
     pub open: Option<OpenTool>,
-    /// When its stop arrived.
-    pub stopped: Stamp,
+    /// When its stop arrived (None when it was replayed from history).
+    pub stopped: Option<Stamp>,
     /// The clocks of its stop's copies.
     pub sent: Vec<super::tools::Sent>,
     /// The stop's row.
@@ -184,8 +186,13 @@ pub struct ClosedTool {
 pub enum Dialog {
     /// Kill these port holders.
     Kill(Vec<ProcessInfo>),
-    /// Reset the socketio section of this file.
-    ResetConfig(String),
+    /// Reset the socketio section of this file (create it, when it does not exist).
+    ResetConfig {
+        /// The file, as shown.
+        file: String,
+        /// Whether it exists.
+        exists: bool,
+    },
     /// Restart, replacing this server that is not mpm-top's.
     Restart(Vec<ProcessInfo>),
 }
@@ -236,6 +243,8 @@ pub struct State {
     pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
     pub config_file: String,
+    /// Whether that file exists.
+    pub config_file_exists: bool,
     /// mpm-top's own log.
     pub log: Ring<String>,
     /// The doctor's worst finding.
@@ -255,6 +264,8 @@ pub struct State {
     pub selected: Option<u64>,
     /// Showing the selected event's payload.
     pub detail: bool,
+    /// Lines the detail is scrolled down by.
+    pub detail_scroll: usize,
     /// Help overlay.
     pub help: bool,
     /// Open confirm dialog.
@@ -295,6 +306,7 @@ impl State {
             sockets: Vec::new(),
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
+            config_file_exists: true,
             log: Ring::new(LOG_CAPACITY),
             worst: None,
             focus: Pane::Events,
@@ -304,6 +316,7 @@ impl State {
             editing_filter: false,
             selected: None,
             detail: false,
+            detail_scroll: 0,
             help: false,
             dialog: None,
             busy: None,
@@ -313,14 +326,19 @@ impl State {
         }
     }
 
-    /// Whether `row` passes the filter.
+    /// Whether `row` passes the filter: every word of it is in the row's name, subtype,
+    /// session or summary (case does not matter).
     #[must_use]
     pub fn matches(&self, row: &EventRow) -> bool {
-        let needle = self.filter.to_lowercase();
-        needle.is_empty()
-            || [&row.name, &row.subtype, &row.session, &row.summary]
-                .iter()
-                .any(|f| f.to_lowercase().contains(&needle))
+        let text = format!(
+            "{} {} {} {}",
+            row.name, row.subtype, row.session, row.summary
+        )
+        .to_lowercase();
+        self.filter
+            .to_lowercase()
+            .split_whitespace()
+            .all(|word| text.contains(word))
     }
 
     /// The rows on screen, oldest first: those the filter lets through, and while paused only

@@ -145,7 +145,10 @@ fn restarting_a_server_that_is_not_ours_asks_and_ours_does_not() {
     assert_eq!(press(&mut s, "R"), []);
     assert_eq!(
         s.dialog,
-        Some(Dialog::ResetConfig("~/.claude/config.yaml".into()))
+        Some(Dialog::ResetConfig {
+            file: "~/.claude/config.yaml".into(),
+            exists: true
+        })
     );
     assert_eq!(
         press(&mut s, "y"),

@@ -233,12 +233,16 @@ fn the_selection_and_the_detail_stay_on_their_event() {
     }
     assert_eq!(s.selected_event().unwrap().id, chosen);
     assert!(s.detail);
-    // Enter on "following" pins the event it opened on.
+    // Enter on "following" pins the event it opened on (Esc closes the detail, Esc again
+    // lets go of the selection).
     update(&mut s, Action::Key(Key::Esc));
+    update(&mut s, Action::Key(Key::Esc));
+    assert_eq!(s.selected, None);
     update(&mut s, Action::Key(Key::Enter));
     let pinned = s.selected_event().unwrap().id;
     tool_at(&mut s, "pre_tool", "later", 9.0);
     assert_eq!(s.selected_event().unwrap().id, pinned);
+    update(&mut s, Action::Key(Key::Esc)); // the detail closes; Home then selects
     update(&mut s, Action::Key(Key::Home));
     assert_eq!(s.selected, Some(1));
     update(&mut s, Action::Key(Key::End));
@@ -510,4 +514,98 @@ fn a_tool_call_without_a_correlation_id_is_still_one_row() {
             ("tool_start", Origin::Log, "Read")
         ]
     );
+}
+
+#[test]
+fn a_late_client_gets_history_as_rows_at_their_own_times() {
+    let mut s = fresh(false);
+    let history = json!({"events": [
+        {"event": "tool_event", "type": "tool_event", "subtype": "pre_tool", "correlation_id": "h1", "source": "hook",
+         "timestamp": "2026-11-26T09:59:00.000000Z", "data": {"tool_name": "Read"}},
+        {"event": "tool_event", "type": "tool_event", "subtype": "post_tool", "correlation_id": "h1", "source": "hook",
+         "timestamp": "2026-11-26T09:59:00.750000Z", "data": {"tool_name": "Read", "status": "success"}},
+        {"event": "tool_event", "type": "tool_event", "subtype": "pre_tool", "correlation_id": "h2", "data": {"tool_name": "Bash"}},
+    ], "count": 3});
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "event_history".into(),
+            data: history,
+            at: at(30.0),
+        },
+    );
+    let rows = rows(&s);
+    assert_eq!(rows[0].2, "3 earlier event(s) follow, at their own times");
+    assert_eq!(rows.len(), 4);
+    let stop = s.events.iter().find(|e| e.name == "tool_stop").unwrap();
+    assert_eq!(stop.at.clock_text(), "09:59:00.750");
+    assert!((stop.duration.unwrap() - 0.75).abs() < 1e-9);
+    // A replayed start with no timestamp is not timed by its arrival when its stop comes live.
+    tool_at(&mut s, "post_tool", "h2", 31.0);
+    assert_eq!(s.events.last().unwrap().duration, None);
+}
+
+#[test]
+fn the_detail_scrolls_and_esc_steps_back_one_thing_at_a_time() {
+    let mut s = fresh(false);
+    tool_at(&mut s, "pre_tool", "a", 1.0);
+    tool_at(&mut s, "pre_tool", "b", 2.0);
+    press(&mut s, "2z");
+    update(&mut s, Action::Key(Key::Up));
+    let chosen = s.selected;
+    update(&mut s, Action::Key(Key::Enter));
+    update(&mut s, Action::Key(Key::PageDown));
+    assert_eq!(
+        (s.detail, s.detail_scroll, s.selected),
+        (true, 10, chosen),
+        "scrolls the detail"
+    );
+    update(&mut s, Action::Key(Key::Esc));
+    assert!(
+        !s.detail && s.zoom && s.selected == chosen,
+        "closes only the detail"
+    );
+    update(&mut s, Action::Key(Key::Esc));
+    assert!(!s.zoom && s.selected == chosen, "then unzooms");
+    update(&mut s, Action::Key(Key::Esc));
+    assert_eq!(s.selected, None, "then follows the newest");
+    // With another pane zoomed, Enter opens nothing.
+    press(&mut s, "5z");
+    update(&mut s, Action::Key(Key::Enter));
+    assert!(!s.detail);
+}
+
+#[test]
+fn start_refuses_when_a_server_answers_and_the_demo_is_not_restarted() {
+    let mut s = fresh(false);
+    s.server.kind = Some("mpm-top".into());
+    assert_eq!(press(&mut s, "s"), []);
+    assert!(s.log.last().unwrap().contains("already answers"));
+    let mut demo = State::new(target(9).on_port(9, Chosen::Demo), false);
+    assert_eq!(press(&mut demo, "sr"), []);
+    assert!(
+        demo.log
+            .last()
+            .unwrap()
+            .contains("runs inside this console")
+    );
+}
+
+#[test]
+fn every_word_of_the_filter_must_match_and_ctrl_u_clears_it() {
+    let mut s = fresh(false);
+    tool_at(&mut s, "pre_tool", "a", 1.0);
+    tool_at(&mut s, "post_tool", "a", 2.0);
+    press(&mut s, "/bash SUCCESS");
+    assert_eq!(
+        rows(&s).len(),
+        2,
+        "typing does not hide rows it has not finished"
+    );
+    update(&mut s, Action::Key(Key::Enter));
+    let shown: Vec<&str> = s.visible_events().map(|e| e.name.as_str()).collect();
+    assert_eq!(shown, ["tool_stop"]);
+    press(&mut s, "/");
+    update(&mut s, Action::Key(Key::CtrlU));
+    assert!(s.filter.is_empty());
 }

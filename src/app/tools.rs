@@ -36,16 +36,19 @@ fn best(start: &[Sent], stop: &[Sent], arrival: Option<f64>) -> Option<f64> {
 
 /// A `tool_start` for `correlation`. When its stop came first, returns that stop row's id and
 /// the call's duration.
+/// `replayed` is a start from the server's history: when it arrived times nothing.
 pub fn start(
     state: &mut State,
     correlation: &str,
     tool: &str,
     at: Stamp,
     sent: Option<Sent>,
+    replayed: bool,
 ) -> Option<(u64, f64)> {
     let open = OpenTool {
         tool: tool.to_owned(),
         started: at,
+        arrival_timed: !replayed,
         sent: sent.into_iter().collect(),
     };
     if let Some(early) = state
@@ -75,22 +78,28 @@ pub fn start(
 }
 
 /// A `tool_stop` for `correlation`, shown as row `row`: its duration, when its start is known.
+/// `arrived` is None for a stop replayed from history: when it arrived times nothing.
 pub fn stop(
     state: &mut State,
     correlation: &str,
-    at: Stamp,
+    arrived: Option<Stamp>,
     sent: Option<Sent>,
     row: u64,
 ) -> Option<f64> {
     let open = state.running.remove(correlation);
     let sent: Vec<Sent> = sent.into_iter().collect();
+    let by_arrival = |o: &OpenTool| {
+        arrived
+            .filter(|_| o.arrival_timed)
+            .map(|at| at.mono - o.started.mono)
+    };
     let took = open
         .as_ref()
-        .and_then(|o| best(&o.sent, &sent, Some(at.mono - o.started.mono)));
+        .and_then(|o| best(&o.sent, &sent, by_arrival(o).filter(|d| *d >= 0.0)));
     state.closed.push(ClosedTool {
         correlation: correlation.to_owned(),
         open,
-        stopped: at,
+        stopped: arrived,
         sent,
         row,
     });
@@ -122,13 +131,12 @@ pub fn copy(
         (false, None) => return None,
     }
     let open = closed.open.as_ref()?;
-    let arrival = closed.stopped.mono - open.started.mono;
-    best(
-        &open.sent,
-        &closed.sent,
-        (arrival >= 0.0).then_some(arrival),
-    )
-    .map(|t| (closed.row, t))
+    let arrival = closed
+        .stopped
+        .filter(|_| open.arrival_timed)
+        .map(|at| at.mono - open.started.mono)
+        .filter(|d| *d >= 0.0);
+    best(&open.sent, &closed.sent, arrival).map(|t| (closed.row, t))
 }
 
 #[cfg(test)]

@@ -74,41 +74,39 @@ fn holder_names(f: &Facts) -> String {
 
 fn process(f: &Facts) -> Check {
     let name = "process";
-    match (&f.health.value, f.holders.value.first()) {
-        (Ok(h), _) if h.pid.is_some() => check(
+    // The process is the one the socket table shows holding the port; the PID a server
+    // reports about itself is only what it says.
+    if let Some(p) = f.holders.value.first() {
+        let says = match &f.health.value {
+            Ok(h) => match h.pid {
+                Some(pid) if pid != p.pid => {
+                    format!("; the {} server says it is PID {pid}", h.kind.label())
+                }
+                _ => format!("; a {} server", h.kind.label()),
+            },
+            Err(_) => String::new(),
+        };
+        return check(
             name,
             Status::Ok,
-            format!(
-                "{} server running as PID {}",
-                h.kind.label(),
-                h.pid.unwrap_or_default()
-            ),
-            f.health.duration,
-            None,
-        ),
-        (_, Some(p)) => check(
-            name,
-            Status::Ok,
-            format!("PID {} holds the port: {}", p.pid, p.command()),
+            format!("PID {} holds the port: {}{says}", p.pid, p.command()),
             f.holders.duration,
             None,
-        ),
-        _ => {
-            let hint = f.elsewhere.first().map_or(String::new(), |(port, kind)| {
-                format!(
-                    " ({} server found on port {port}: use --port {port})",
-                    kind.label()
-                )
-            });
-            check(
-                name,
-                Status::Fail,
-                format!("no server process on {}{hint}", at(f)),
-                f.holders.duration,
-                fix("mpm-top serve --daemon", 's'),
-            )
-        }
+        );
     }
+    let hint = f.elsewhere.first().map_or(String::new(), |(port, kind)| {
+        format!(
+            " ({} server found on port {port}: use --port {port})",
+            kind.label()
+        )
+    });
+    check(
+        name,
+        Status::Fail,
+        format!("no server process on {}{hint}", at(f)),
+        f.holders.duration,
+        fix("mpm-top serve --daemon", 's'),
+    )
 }
 
 fn port(f: &Facts) -> Check {

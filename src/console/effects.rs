@@ -11,8 +11,17 @@ use crate::checks::{self, Status};
 use crate::config::Resolved;
 use crate::{collect, doctor};
 
+/// Reads the configuration again, as the console was started (flags, file, `--demo`).
+pub type Reload = std::sync::Arc<dyn Fn() -> Resolved + Send + Sync>;
+
 /// Carries out one effect; `Switch` is the loop's own business and never arrives here.
-pub async fn carry_out(effect: Effect, resolved: Resolved, audit: Audit, tx: mpsc::Sender<Action>) {
+pub async fn carry_out(
+    effect: Effect,
+    resolved: Resolved,
+    reload: Reload,
+    audit: Audit,
+    tx: mpsc::Sender<Action>,
+) {
     let outcome: anyhow::Result<String> = match effect {
         Effect::StartServer(target) => restart::start_server(&resolved, &target, &audit, "start")
             .await
@@ -37,16 +46,22 @@ pub async fn carry_out(effect: Effect, resolved: Resolved, audit: Audit, tx: mps
         .map_err(anyhow::Error::from),
         Effect::ResetConfig(file) => {
             let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
-            reset_config::plan(&path)
+            let done = reset_config::plan(&path)
                 .and_then(|plan| reset_config::apply(&plan, &audit))
-                .map(|backup| {
-                    format!(
-                        "config reset; backup: {}",
-                        backup.map_or("none (there was no file)".into(), |b| b
-                            .display()
-                            .to_string())
-                    )
-                })
+                .map(|backup| match backup {
+                    Some(b) => format!("config reset; the old file is at {}", b.display()),
+                    None => format!("created {file} with the default socketio: section"),
+                });
+            if done.is_ok() {
+                let now = reload();
+                let _ = tx
+                    .send(Action::Config {
+                        rows: crate::config::rows(&now),
+                        file_exists: now.file_status != crate::config::FileStatus::Missing,
+                    })
+                    .await;
+            }
+            done
         }
         Effect::Collect(target) => {
             let path = Path::new("debug_info.txt");

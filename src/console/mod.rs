@@ -84,7 +84,10 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
     let (stop_tx, stop) = watch::channel(false);
     let (resolved, demo) = if options.demo {
         match demo::start(&resolved, stop.clone()).await {
-            Ok(demo) => (for_demo(options, &demo), Some(demo)),
+            Ok(demo) => (
+                for_demo(options, demo.server.addr.port(), &demo.log),
+                Some(demo),
+            ),
             Err(e) => {
                 eprintln!("mpm-top --demo: cannot start the bundled server: {e:#}");
                 return 1;
@@ -102,9 +105,18 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
         },
         None => choose(&resolved).await,
     };
+    // How the configuration is read again after the console resets it.
+    let reload: effects::Reload = {
+        let options = options.clone();
+        let demo = demo.as_ref().map(|d| (d.server.addr.port(), d.log.clone()));
+        std::sync::Arc::new(move || match &demo {
+            Some((port, log)) => for_demo(&options, *port, log),
+            None => crate::config::load(options.flags.clone(), options.config_file.as_deref()),
+        })
+    };
     let mut terminal = ratatui::init();
     restore_on_any_panic();
-    let outcome = main_loop(&mut terminal, &resolved, target, options.read_only).await;
+    let outcome = main_loop(&mut terminal, &resolved, &reload, target, options.read_only).await;
     ratatui::restore();
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
@@ -122,10 +134,10 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
 /// The configuration `--demo` runs on: the user's, with the server, its log and the hooks
 /// pointed at the demo server (source "--demo"), so neither doctor nor the Config pane
 /// reports findings that are only about the demo.
-fn for_demo(options: &Options, demo: &demo::Demo) -> Resolved {
+fn for_demo(options: &Options, port: u16, log: &std::path::Path) -> Resolved {
     let mut inputs = crate::config::gather(options.flags.clone(), options.config_file.as_deref());
-    let port = demo.server.addr.port().to_string();
-    let log = demo.log.display().to_string();
+    let port = port.to_string();
+    let log = log.display().to_string();
     inputs.demo = [
         (Key::Host, "127.0.0.1"),
         (Key::Port, port.as_str()),
@@ -174,6 +186,7 @@ async fn choose(resolved: &Resolved) -> Target {
 async fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     resolved: &Resolved,
+    reload: &effects::Reload,
     target: Target,
     read_only: bool,
 ) -> anyhow::Result<()> {
@@ -197,6 +210,7 @@ async fn main_loop(
     state.own_pid = std::process::id();
     state.config = crate::config::rows(resolved);
     state.config_file = resolved.file_shown.clone();
+    state.config_file_exists = resolved.file_status != crate::config::FileStatus::Missing;
     state.note(format!(
         "monitoring {target}{}",
         if read_only { " (read-only)" } else { "" }
@@ -243,6 +257,7 @@ async fn main_loop(
                 tokio::spawn(effects::carry_out(
                     effect,
                     resolved.clone(),
+                    reload.clone(),
                     audit.clone(),
                     tx.clone(),
                 ));

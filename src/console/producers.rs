@@ -177,7 +177,8 @@ fn log_of(kind: Option<&ServerKind>, holder: Option<u32>, port: u16, w: &Watch) 
             let cwd = std::env::current_dir().unwrap_or_default();
             pidfiles::claude_mpm_log(holder, port, &cwd)
         }
-        ServerKind::MpmTop => Some(w.our_log.clone()),
+        // Only a log that is there: none yet is no reason to claim to tail it.
+        ServerKind::MpmTop => Some(w.our_log.clone()).filter(|p| p.is_file()),
         ServerKind::Foreign(_) => None,
     }
 }
@@ -218,14 +219,33 @@ impl Drop for Tail {
     }
 }
 
-/// Keys, resizes and SIGTERM (as Ctrl-C, so the terminal is restored).
+/// The first of SIGTERM and SIGHUP (the terminal closed): both mean quit, cleanly.
+async fn told_to_go() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let wait = |kind| async move {
+        match signal(kind) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = wait(SignalKind::terminate()) => {}
+        () = wait(SignalKind::hangup()) => {}
+    }
+}
+
+/// Keys, resizes, and SIGTERM or SIGHUP (as Ctrl-C, so the terminal is restored and the demo's
+/// folder removed).
 pub async fn keyboard(tx: mpsc::Sender<Action>) {
     let mut events = EventStream::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let go = told_to_go();
+    tokio::pin!(go);
     loop {
         let event = tokio::select! {
             e = events.next() => e,
-            _ = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
+            () = &mut go => {
                 let _ = tx.send(Action::Key(Key::CtrlC)).await;
                 return;
             }
@@ -233,6 +253,8 @@ pub async fn keyboard(tx: mpsc::Sender<Action>) {
         let key = match event {
             Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => match k.code {
                 KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlU,
+                KeyCode::Char(_) if k.modifiers.contains(KeyModifiers::CONTROL) => continue,
                 KeyCode::Char(c) => Key::Char(c),
                 KeyCode::Tab => Key::Tab,
                 KeyCode::Esc => Key::Esc,

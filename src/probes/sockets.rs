@@ -38,6 +38,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn states_are_named_as_netstat_names_them() {
+        assert_eq!(state_name(TcpState::TimeWait), "TIME_WAIT");
+        assert_eq!(state_name(TcpState::Listen), "LISTEN");
+        assert_eq!(state_name(TcpState::FinWait1), "FIN_WAIT1");
+        assert_eq!(state_name(TcpState::Established), "ESTABLISHED");
+    }
+
+    #[test]
     fn finds_this_process_listening_on_its_own_port() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -68,6 +76,18 @@ impl SocketRow {
     }
 }
 
+/// A TCP state as netstat and the guide write it: `TIME_WAIT`, `FIN_WAIT1`, `LISTEN`.
+fn state_name(state: TcpState) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{state:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
 /// Every TCP socket whose local or remote port is `port`, listeners first.
 ///
 /// # Errors
@@ -82,7 +102,7 @@ pub fn port_table(port: u16) -> Result<Vec<SocketRow>, netstat2::error::Error> {
         .filter_map(|s| match s.protocol_socket_info {
             ProtocolSocketInfo::Tcp(t) if t.local_port == port || t.remote_port == port => {
                 Some(SocketRow {
-                    state: format!("{:?}", t.state).to_uppercase(),
+                    state: state_name(t.state),
                     local: std::net::SocketAddr::new(t.local_addr, t.local_port).to_string(),
                     remote: std::net::SocketAddr::new(t.remote_addr, t.remote_port).to_string(),
                     owners: s.associated_pids.into_iter().filter_map(describe).collect(),

@@ -134,7 +134,7 @@ fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         )));
     } else {
         let used: usize = spans.iter().map(Span::width).sum();
-        for (key, what) in footer_keys(usize::from(area.width).saturating_sub(used)) {
+        for (key, what) in footer_keys(state, usize::from(area.width).saturating_sub(used)) {
             spans.push(Span::styled(format!(" {key}"), theme.focus));
             spans.push(Span::styled(format!(" {what}"), theme.dim));
         }
@@ -143,10 +143,19 @@ fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 }
 
 /// The footer's keys for `width` columns: help and quit always (last), and before them as many
-/// of the others, in priority order, as fit.
-fn footer_keys(width: usize) -> Vec<(&'static str, &'static str)> {
+/// of the others, in priority order, as fit; `g` first while a switch is offered, and `p`
+/// saying what it will do.
+fn footer_keys(state: &State, width: usize) -> Vec<(&'static str, &'static str)> {
     let cost = |(k, w): &(&str, &str)| 2 + k.chars().count() + w.chars().count();
-    let (rest, always) = FOOTER_KEYS.split_at(FOOTER_KEYS.len() - 2);
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if state.offer.is_some() {
+        keys.push(("g", "switch"));
+    }
+    keys.extend(FOOTER_KEYS.iter().map(|&(k, w)| match k {
+        "p" if state.paused.is_some() => (k, "resume"),
+        _ => (k, w),
+    }));
+    let (rest, always) = keys.split_at(keys.len() - 2);
     let mut room = width.saturating_sub(always.iter().map(cost).sum());
     let mut keys: Vec<_> = rest
         .iter()
@@ -164,17 +173,43 @@ fn footer_keys(width: usize) -> Vec<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::footer_keys;
+    use crate::app::{Offer, State};
+    use crate::target::{Chosen, Target};
+
+    fn state() -> State {
+        let target = Target {
+            scheme: "http",
+            host: "h".into(),
+            port: 1,
+            chosen: Chosen::Default,
+        };
+        State::new(target, false)
+    }
 
     #[test]
     fn help_and_quit_always_fit_and_the_rest_follow_by_priority() {
-        let narrow = footer_keys(20);
+        let s = state();
+        let narrow = footer_keys(&s, 20);
         assert_eq!(narrow, [("?", "help"), ("q", "quit")]);
-        let wide: usize = footer_keys(120)
+        let wide: usize = footer_keys(&s, 120)
             .iter()
             .map(|(k, w)| 2 + k.len() + w.len())
             .sum();
         assert!(wide <= 120, "{wide}");
-        assert!(footer_keys(120).len() > 8);
-        assert_eq!(footer_keys(1000).len(), crate::app::FOOTER_KEYS.len());
+        assert!(footer_keys(&s, 120).len() > 8);
+        assert_eq!(footer_keys(&s, 1000).len(), crate::app::FOOTER_KEYS.len());
+    }
+
+    #[test]
+    fn an_offered_switch_comes_first_and_pause_says_resume() {
+        let mut s = state();
+        s.offer = Some(Offer {
+            port: 8779,
+            kind: "mpm-top".into(),
+        });
+        s.paused = Some(0);
+        let keys = footer_keys(&s, 120);
+        assert_eq!(keys[0], ("g", "switch"));
+        assert!(keys.contains(&("p", "resume")));
     }
 }

@@ -74,10 +74,19 @@ fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
                 })
                 .collect(),
         ),
-        Dialog::ResetConfig(file) => (
+        Dialog::ResetConfig { file, exists: true } => (
             "Reset configuration",
             vec![format!(
                 "  back up {file}, then reset its socketio: section to the defaults"
+            )],
+        ),
+        Dialog::ResetConfig {
+            file,
+            exists: false,
+        } => (
+            "Reset configuration",
+            vec![format!(
+                "  create {file} (there is none) with the default socketio: section"
             )],
         ),
     }
@@ -148,17 +157,26 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
                 )
             },
         );
-        let lines: Vec<Line> = text.lines().map(|l| Line::from(l.to_owned())).collect();
-        boxed(
-            frame,
-            centred(
-                area,
-                area.width.saturating_sub(10),
-                area.height.saturating_sub(4),
-            ),
-            "Event (Enter or Esc closes)",
-            lines,
-            theme.focus,
+        let box_area = centred(
+            area,
+            area.width.saturating_sub(10),
+            area.height.saturating_sub(4),
         );
+        let all: Vec<&str> = text.lines().collect();
+        let room = usize::from(box_area.height.saturating_sub(2)).max(1);
+        let top = state.detail_scroll.min(all.len().saturating_sub(room));
+        let below = all.len().saturating_sub(top + room);
+        let lines: Vec<Line> = all
+            .iter()
+            .skip(top)
+            .take(room)
+            .map(|l| Line::from((*l).to_owned()))
+            .collect();
+        let title = match (top, below) {
+            (0, 0) => "Event (Enter or Esc closes)".to_owned(),
+            (_, 0) => format!("Event: {top} lines above (Up/PgUp; Enter or Esc closes)"),
+            _ => format!("Event: {below} more lines below (Down/PgDn; Enter or Esc closes)"),
+        };
+        boxed(frame, box_area, &title, lines, theme.focus);
     }
 }

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use super::Theme;
 use crate::app::State;
@@ -12,8 +12,17 @@ use crate::app::State;
 /// Rates: events/s per type over the window, with totals.
 pub fn rates(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let window = state.window();
+    // Before the console has watched a whole window, a rate over it would count seconds
+    // nobody saw: divide by what was seen, and say so.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // seconds since start
+    let seen = (state.now.mono.ceil() as u64).clamp(1, window);
+    let span = if seen < window {
+        format!("window {window}s, {seen}s seen (+/-)")
+    } else {
+        format!("window {window}s (+/-)")
+    };
     let mut lines = vec![Line::from(Span::styled(
-        format!("window {window}s (+/-)   type: rate/s  total"),
+        format!("{span}   type: rate/s  total"),
         theme.dim,
     ))];
     for (kind, ring) in &state.rates {
@@ -21,11 +30,11 @@ pub fn rates(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         let recent: Vec<u64> = ring
             .iter()
             .rev()
-            .take(window as usize)
+            .take(seen as usize)
             .map(|n| u64::from(*n))
             .collect();
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let rate = recent.iter().sum::<u64>() as f64 / window as f64;
+        let rate = recent.iter().sum::<u64>() as f64 / seen as f64;
         let bars: String = recent.iter().take(20).rev().map(|n| bar(*n)).collect();
         lines.push(Line::from(vec![
             Span::raw(format!(
@@ -56,12 +65,22 @@ pub fn config(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         };
         Row::new(vec![r.key.clone(), r.value.clone(), r.source.clone(), note]).style(style)
     });
-    let widths = [
-        Constraint::Length(18),
-        Constraint::Length(16),
-        Constraint::Length(16),
-        Constraint::Min(10),
-    ];
+    // Zoomed, values and sources get the room to show whole (a list of origins, a path).
+    let widths = if area.width >= 90 {
+        [
+            Constraint::Length(18),
+            Constraint::Fill(3),
+            Constraint::Length(26),
+            Constraint::Fill(2),
+        ]
+    } else {
+        [
+            Constraint::Length(18),
+            Constraint::Length(16),
+            Constraint::Length(16),
+            Constraint::Min(10),
+        ]
+    };
     frame.render_widget(
         Table::new(rows, widths).header(
             Row::new(vec!["KEY", "VALUE", "SOURCE", "SHADOWED / FINDING"]).style(theme.dim),
@@ -70,14 +89,32 @@ pub fn config(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     );
 }
 
-/// Log: what mpm-top itself did, newest at the bottom.
+/// Log: what mpm-top itself did, newest at the bottom; long lines wrap rather than lose their
+/// end (where an error says why).
 pub fn log(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
-    let height = area.height as usize;
-    let lines: Vec<Line> = state
+    let (height, width) = (usize::from(area.height), usize::from(area.width).max(1));
+    let rows_of = |l: &String| l.chars().count().div_ceil(width).max(1);
+    let mut used = 0;
+    let newest: Vec<&String> = state
         .log
         .iter()
-        .skip(state.log.len().saturating_sub(height))
+        .rev()
+        .take_while(|l| {
+            let fits = used < height;
+            used += rows_of(l);
+            fits
+        })
+        .collect();
+    let lines: Vec<Line> = newest
+        .into_iter()
+        .rev()
         .map(|l| Line::from(Span::styled(l.clone(), theme.dim)))
         .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    let overflow = u16::try_from(used.saturating_sub(height)).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((overflow, 0)),
+        area,
+    );
 }

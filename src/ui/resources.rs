@@ -92,6 +92,22 @@ pub fn resources(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .style(style)
         })
         .collect();
+    // What does not fit is counted, not silently cut.
+    let room = usize::from(table.height.saturating_sub(1));
+    let extra = usize::from(waiting > 0);
+    if rows.len() + extra > room && room > 0 {
+        let hidden = rows.len() + 1 - room.saturating_sub(extra);
+        rows.truncate(room.saturating_sub(extra + 1));
+        rows.push(
+            Row::new(vec![
+                "…".to_owned(),
+                format!("{hidden} more"),
+                "(z zooms)".to_owned(),
+                String::new(),
+            ])
+            .style(theme.dim),
+        );
+    }
     if waiting > 0 {
         rows.push(
             Row::new(vec![

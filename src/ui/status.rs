@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
 use super::Theme;
 use super::format::age;
@@ -90,7 +90,8 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     ]));
     lines.extend(attention(state, theme, alive));
     let [text, spark] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    frame.render_widget(Paragraph::new(lines), text);
+    // Wrapped: a long target, an offer or a finding shows whole rather than cut.
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     if state.connected && alive {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         // microseconds for the sparkline
@@ -110,7 +111,7 @@ fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
     if let Some(offer) = &state.offer {
         lines.push(Line::from(Span::styled(
             format!(
-                "nothing on :{} — {} server on :{}, press g to switch",
+                "nothing on :{}; a {} server on :{}: g switches",
                 state.target.port, offer.kind, offer.port
             ),
             theme.warn,

@@ -32,7 +32,8 @@ pub fn events_title(state: &State) -> String {
 fn window(len: usize, height: usize, selected: Option<usize>) -> (usize, usize) {
     let end = match selected {
         None => len,
-        Some(i) => (i + 1 + height / 2).min(len).max(i + 1),
+        // A full page whenever there are enough rows; the selection below its middle.
+        Some(i) => (i + 1 + height / 2).max(height).min(len).max(i + 1),
     };
     (end.saturating_sub(height), end)
 }
@@ -70,12 +71,14 @@ pub fn events(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         .style(style)
     });
     let header = Row::new(vec!["time", "src", "event", "took", "session", "summary"]);
+    // Zoomed, the event column holds the longest names (`dashboard:client:count`).
+    let event_width = if area.width >= 100 { 24 } else { 16 };
     let table = Table::new(
         rows,
         [
             Constraint::Length(12),
             Constraint::Length(7),
-            Constraint::Length(16),
+            Constraint::Length(event_width),
             Constraint::Length(8),
             Constraint::Length(8),
             Constraint::Min(10),
@@ -97,6 +100,11 @@ mod tests {
         assert_eq!(window(100, 10, Some(50)), (46, 56));
         assert_eq!(window(200, 10, Some(50)), (46, 56));
         assert_eq!(window(100, 10, Some(99)), (90, 100));
-        assert_eq!(window(100, 10, Some(0)), (0, 6));
+        assert_eq!(
+            window(100, 10, Some(0)),
+            (0, 10),
+            "the oldest, and a full page"
+        );
+        assert_eq!(window(100, 10, Some(3)), (0, 10));
     }
 }
