@@ -28,7 +28,9 @@ pub async fn run(url: &str, transport: Transport, timeout: Duration, out: &mut i
             None
         }
     };
+    // Every line carries what the server sent (its answers, its errors): shown, not obeyed.
     let mut say = |ok: bool, text: String| {
+        let text = crate::text::sanitize(&text);
         let _ = writeln!(out, "{} {text}", if ok { "✓" } else { "✗" });
         ok
     };

@@ -171,7 +171,7 @@ pub fn to_text(target: &str, checks: &[Check], style: Style) -> String {
             "{} {:<13} {} ({:.0} ms)",
             style.mark(c.status),
             c.name,
-            c.reason,
+            crate::text::sanitize(&c.reason),
             c.duration_ms
         );
         if let Some(fix) = &c.fix {

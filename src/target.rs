@@ -50,7 +50,14 @@ impl Target {
             .into_iter()
             .filter_map(|key| resolved.row(key))
             .filter(|row| row.source != Source::Default)
-            .map(|row| row.source.to_string())
+            .map(|row| match &row.source {
+                Source::Flag(flag) => (*flag).to_owned(),
+                Source::Env(var) => var.clone(),
+                Source::File { .. } => "config file".to_owned(),
+                other => other.to_string(),
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         let s = &resolved.settings;
         Target {

@@ -34,9 +34,25 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 }
 
 /// C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F): the characters a terminal may act
-/// on instead of showing. Also the bidirectional overrides, which reorder what is shown.
+/// on instead of showing. Also the bidirectional controls (which reorder what is shown, so a
+/// name can read as something it is not) and the line and paragraph separators.
 fn is_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// [`sanitize`] line by line, keeping the line breaks: for multi-line text from outside (a
+/// bundle section, a pretty-printed payload).
+#[must_use]
+pub fn sanitize_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| sanitize(line.strip_suffix('\r').unwrap_or(line)).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// [`sanitize`], owned.
@@ -60,13 +76,15 @@ mod tests {
 
     #[test]
     fn escape_sequences_newlines_and_c1_controls_become_visible() {
-        let hostile = "a\x1b]2;PWNED\x07\x1b[2J\x1b[31mb\r\nc\u{9b}31m\x7f\u{202e}";
+        let hostile =
+            "a\x1b]2;PWNED\x07\x1b[2J\x1b[31mb\r\nc\u{9b}31m\x7f\u{202e}\u{200f}\u{61c}\u{2028}";
         let shown = sanitize(hostile);
         assert_eq!(
             shown,
-            "a\\e]2;PWNED\\x07\\e[2J\\e[31mb\\r\\nc\\u{9b}31m\\x7f\\u{202e}"
+            "a\\e]2;PWNED\\x07\\e[2J\\e[31mb\\r\\nc\\u{9b}31m\\x7f\\u{202e}\\u{200f}\\u{61c}\\u{2028}"
         );
         assert!(!shown.chars().any(is_control));
+        assert_eq!(sanitize_lines("a\x1b\r\nb\tc\n"), "a\\e\nb\\tc\n");
     }
 
     #[test]

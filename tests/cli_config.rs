@@ -225,3 +225,50 @@ fn the_console_without_a_terminal_says_what_to_use_instead_and_exits_2() {
     }
     assert!(!said.contains('\x1b'), "{said:?}");
 }
+
+/// A server on 127.0.0.1:0 that answers every request with `body` as JSON, for `requests`
+/// requests; its port.
+fn lying_server(body: &'static str, requests: usize) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn doctor_and_test_show_a_servers_escape_codes_instead_of_obeying_them() {
+    let home = tempfile::tempdir().unwrap();
+    let port = lying_server(
+        "{\"status\":\"running\\u001b]2;PWNED\\u0007\",\"service\":\"svc\\u001b[2J\\u009b31m\",\"pid\":1}",
+        200,
+    )
+    .to_string();
+    for args in [["doctor", "--host"], ["test", "--host"]] {
+        let out = mpm_top(
+            home.path(),
+            &[],
+            &[&args[..], &["127.0.0.1", "--port", &port]].concat(),
+        );
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !printed.contains('\u{1b}') && !printed.contains('\u{9b}'),
+            "{args:?} printed a control character: {printed:?}"
+        );
+        assert!(
+            printed.contains("\\e]2;PWNED") || printed.contains("\\e[2J"),
+            "{printed}"
+        );
+    }
+}

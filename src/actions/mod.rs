@@ -50,6 +50,8 @@ impl Audit {
     /// Records one step: what was done, to what, and how it went. Also echoed to stderr, so a
     /// user sees each step as it happens. Failing to write the audit never stops an action.
     pub fn step(&self, action: &str, target: &str, result: &str) {
+        // Targets and results carry process names and server answers: one line each, shown.
+        let (target, result) = (crate::text::sanitize(target), crate::text::sanitize(result));
         let line = format!(
             "{} action={action} target=\"{target}\" result=\"{result}\"\n",
             crate::serve::socket::now_rfc3339()

@@ -90,6 +90,14 @@ pub async fn start_server(
     }
 }
 
+/// Whether the port is held by mpm-top's own server: `/health` says so (anything can) and every
+/// process holding the socket is an `mpm-top` program (what this machine says). Anything else
+/// is replaced only after asking.
+#[must_use]
+pub fn is_ours(kind: Option<&ServerKind>, holders: &[ProcessInfo]) -> bool {
+    kind == Some(&ServerKind::MpmTop) && holders.iter().all(|p| p.name == "mpm-top")
+}
+
 fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Result<()> {
     for target in targets {
         if let Outcome::Failed(why) = terminate(target, GRACE, audit, action) {
@@ -113,7 +121,7 @@ pub async fn restart(
     let (targets, kind) = current_server(target).await;
     if targets.is_empty() {
         audit.step("restart", &target.url(), "no server running; starting one");
-    } else if kind != Some(ServerKind::MpmTop) {
+    } else if !is_ours(kind.as_ref(), &targets) {
         let what = kind.map_or("a process that is not mpm-top's server".into(), |k| {
             format!("a {} server", k.label())
         });

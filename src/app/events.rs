@@ -228,10 +228,10 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
     {
         state.server.clients = Some(n);
     }
-    let subtype = text_of(field(&data, "subtype"));
-    let session = text_of(field(&data, "session_id"));
-    let correlation = text_of(field(&data, "correlation_id"));
-    let tool = text_of(&data["data"]["tool_name"]);
+    let subtype = short(field(&data, "subtype"));
+    let session = short(field(&data, "session_id"));
+    let correlation = short(field(&data, "correlation_id"));
+    let tool = short(&data["data"]["tool_name"]);
     // Claude MPM's pre_tool/post_tool are the guide's tool_start/tool_stop.
     let shown = match subtype.as_str() {
         "pre_tool" => "tool_start".to_owned(),
@@ -282,11 +282,62 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         session,
         summary: truncate(&summary, SUMMARY_CHARS),
         key,
-        payload: data,
+        payload: bounded(data),
         tool: call,
         per_client_copy: false,
         replayed: false,
     }
+}
+
+/// The most of a field kept (a name, a session, a correlation id): a server may send a megabyte.
+const FIELD_CHARS: usize = 200;
+/// The most of a payload kept for the detail view; the stream holds 2,000 of them.
+pub const PAYLOAD_BYTES: usize = 16 * 1024;
+
+fn short(value: &Value) -> String {
+    truncate(&text_of(value), FIELD_CHARS)
+}
+
+/// `payload`, or, when it is larger than [`PAYLOAD_BYTES`], its start as text saying so.
+fn bounded(payload: Value) -> Value {
+    if size_within(&payload, PAYLOAD_BYTES).is_some() {
+        return payload;
+    }
+    let text = payload.to_string();
+    let mut cut = PAYLOAD_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Value::String(format!(
+        "(a payload of {} bytes; its first {} KiB:) {}",
+        text.len(),
+        PAYLOAD_BYTES / 1024,
+        &text[..cut]
+    ))
+}
+
+/// Roughly how many bytes `value` takes as JSON, or None as soon as it passes `limit`:
+/// walking stops there, so a huge payload costs no more than a small one.
+fn size_within(value: &Value, limit: usize) -> Option<usize> {
+    let size = match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => {
+            let mut total = 2;
+            for item in items {
+                total += size_within(item, limit.checked_sub(total)?)? + 1;
+            }
+            total
+        }
+        Value::Object(map) => {
+            let mut total = 2;
+            for (k, v) in map {
+                total += k.len() + 4 + size_within(v, limit.checked_sub(total)?)?;
+            }
+            total
+        }
+        _ => 8,
+    };
+    (size <= limit).then_some(size)
 }
 
 /// What identifies a tool call's start or stop: its correlation id; without one (a hook that

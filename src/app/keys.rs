@@ -279,7 +279,11 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
             Vec::new()
         }
         's' => start(state, Effect::StartServer(target)),
-        'r' if state.server.kind.as_deref().is_some_and(|k| k != "mpm-top") => {
+        // Ours only when /health says so and every holder is an mpm-top program.
+        'r' if !holders.is_empty()
+            && (state.server.kind.as_deref() != Some("mpm-top")
+                || holders.iter().any(|p| p.name != "mpm-top")) =>
+        {
             state.dialog = Some(Dialog::Restart(holders));
             Vec::new()
         }

@@ -165,8 +165,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.note("feed connected");
         }
         Action::Disconnected(reason) => {
+            // The status pane has room for the start of it; the log gets it whole, once per
+            // cause (not once per retry).
+            let cause = |r: &str| r.split(" (retry in").next().unwrap_or_default().to_owned();
             if state.connected {
                 state.note(format!("feed lost the server: {reason}; reconnecting"));
+            } else if cause(&reason) != cause(&state.feed_status) {
+                state.note(format!("feed: {reason}"));
             }
             state.connected = false;
             state.feed_status = crate::text::clean(&reason);

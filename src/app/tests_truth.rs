@@ -1,7 +1,7 @@
 //! Reducer tests for what the console claims as fact: durations, one row per happening, the
 //! pause, the target, and the bounds against what servers send.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::tests::{at, fresh, press, target, tool_at};
 use super::*;
@@ -608,4 +608,55 @@ fn every_word_of_the_filter_must_match_and_ctrl_u_clears_it() {
     press(&mut s, "/");
     update(&mut s, Action::Key(Key::CtrlU));
     assert!(s.filter.is_empty());
+}
+
+#[test]
+fn a_health_that_claims_to_be_mpm_top_does_not_skip_the_restart_dialog() {
+    let mut s = fresh(false);
+    s.server.kind = Some("mpm-top".into());
+    let liar = crate::probes::process::ProcessInfo {
+        pid: 42,
+        name: "python3".into(),
+        cmdline: "python3 liar.py".into(),
+        uid: None,
+        start_time: 1,
+    };
+    update(
+        &mut s,
+        Action::Resources {
+            process: None,
+            sockets: vec![crate::probes::sockets::SocketRow {
+                state: "LISTEN".into(),
+                local: "127.0.0.1:8765".into(),
+                remote: "0.0.0.0:0".into(),
+                owners: vec![liar.clone()],
+            }],
+            at: at(1.0),
+        },
+    );
+    assert_eq!(press(&mut s, "r"), []);
+    assert_eq!(s.dialog, Some(Dialog::Restart(vec![liar])));
+}
+
+#[test]
+fn a_megabyte_from_a_server_is_kept_as_a_few_kilobytes() {
+    let mut s = fresh(false);
+    let huge = "x".repeat(1 << 20);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "tool_event".into(),
+            data: json!({"subtype": "pre_tool", "correlation_id": huge.clone(), "session_id": huge.clone(), "data": {"tool_name": huge}}),
+            at: at(1.0),
+        },
+    );
+    let row = s.events.last().unwrap();
+    assert!(row.summary.chars().count() <= 201, "{}", row.summary.len());
+    assert!(row.session.chars().count() <= 201);
+    let Value::String(kept) = &row.payload else {
+        panic!("the payload was kept whole");
+    };
+    assert!(kept.starts_with("(a payload of 3145"), "{}", &kept[..40]);
+    assert!(kept.len() < events::PAYLOAD_BYTES + 100);
+    assert!(s.running.keys().all(|k| k.chars().count() <= 201));
 }

@@ -20,6 +20,10 @@ pub type Sent = (String, DateTime<FixedOffset>);
 /// The sender name log lines are stamped with.
 pub const LOG: &str = "log";
 
+/// A sender's clock that says a call took less than nothing, or more than a day, is wrong (or
+/// two clocks were mixed): the next clock is used instead.
+const PLAUSIBLE_SECS: std::ops::RangeInclusive<f64> = 0.0..=86_400.0;
+
 /// The best duration: the same sender on both ends (an event's own sender before the log),
 /// else the arrival instants when both ends arrived here in order.
 fn best(start: &[Sent], stop: &[Sent], arrival: Option<f64>) -> Option<f64> {
@@ -29,6 +33,7 @@ fn best(start: &[Sent], stop: &[Sent], arrival: Option<f64>) -> Option<f64> {
                 .then(|| stop.iter().find(|(to, _)| to == from))
                 .flatten()
                 .map(|(_, t1)| seconds_between(*t0, *t1))
+                .filter(|d| PLAUSIBLE_SECS.contains(d))
         })
     };
     same(false).or_else(|| same(true)).or(arrival)
@@ -163,5 +168,11 @@ mod tests {
         assert_eq!(best(&start[..1], &stop, Some(9.0)), Some(0.99));
         assert_eq!(best(&start[1..], &stop[1..], Some(9.0)), Some(9.0));
         assert_eq!(best(&[], &[], None), None);
+        // A sender whose stop is before its start, or a year later: not believed.
+        let back = [hook("2026-01-01T00:00:00.000Z")];
+        let earlier = [hook("2025-12-31T23:00:00.000Z")];
+        let year = [hook("2027-01-01T00:00:00.000Z")];
+        assert_eq!(best(&back, &earlier, Some(1.5)), Some(1.5));
+        assert_eq!(best(&back, &year, None), None);
     }
 }

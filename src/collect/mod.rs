@@ -239,7 +239,10 @@ fn resolved_file(resolved: &Resolved) -> std::path::PathBuf {
     config::expand_tilde(&resolved.file_shown, resolved.home.as_deref())
 }
 
+/// Appends a section. Its body is text from outside (logs, process lists, server answers):
+/// each line is sanitised, so reading the bundle in a terminal is safe.
 fn section(out: &mut String, title: &str, body: &str) {
+    let body = crate::text::sanitize_lines(body);
     let _ = write!(out, "\n===== {title} =====\n{body}");
     if !body.ends_with('\n') {
         out.push('\n');

@@ -219,7 +219,7 @@ impl Drop for Tail {
     }
 }
 
-/// The first of SIGTERM and SIGHUP (the terminal closed): both mean quit, cleanly.
+/// The first of SIGTERM, SIGHUP (the terminal closed) and SIGQUIT: each means quit, cleanly.
 async fn told_to_go() {
     use tokio::signal::unix::{SignalKind, signal};
     let wait = |kind| async move {
@@ -233,6 +233,7 @@ async fn told_to_go() {
     tokio::select! {
         () = wait(SignalKind::terminate()) => {}
         () = wait(SignalKind::hangup()) => {}
+        () = wait(SignalKind::quit()) => {}
     }
 }
 

@@ -75,7 +75,7 @@ impl ServerKind {
             Some("mpm-top") => ServerKind::MpmTop,
             Some("claude-mpm-monitor") => ServerKind::ClaudeMpm,
             Some("claude-mpm-socketio") => ServerKind::ClaudeMpmLegacy,
-            other => ServerKind::Foreign(other.map(str::to_owned)),
+            other => ServerKind::Foreign(other.map(|s| crate::text::clean(&truncate(s, 60)))),
         }
     }
 
@@ -121,7 +121,7 @@ impl Health {
         };
         Health {
             kind: ServerKind::of(&raw),
-            status: raw.get("status").and_then(Value::as_str).unwrap_or("?").to_owned(),
+            status: crate::text::clean(&truncate(raw.get("status").and_then(Value::as_str).unwrap_or("?"), 60)),
             pid: raw.get("pid").and_then(Value::as_u64).and_then(|p| u32::try_from(p).ok()),
             uptime_secs: number(&["uptime", "uptime_seconds"]),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // client counts
@@ -197,7 +197,7 @@ pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError>
         Ok(json) if status.is_success() => Ok(Health::parse(json, latency)),
         _ => Err(ProbeError::Unexpected(format!(
             "HTTP {status}: {}",
-            truncate(&body, 80)
+            crate::text::clean(&truncate(&body, 80))
         ))),
     }
 }
@@ -241,18 +241,23 @@ pub struct Handshake {
 /// When the text is not an Engine.IO v4 open packet.
 pub fn parse_open_packet(text: &str) -> Result<Handshake, ProbeError> {
     let json = text.strip_prefix('0').ok_or_else(|| {
-        ProbeError::Unexpected(format!("not an open packet: {}", truncate(text, 60)))
+        ProbeError::Unexpected(format!(
+            "not an open packet: {}",
+            crate::text::clean(&truncate(text, 60))
+        ))
     })?;
     let v: Value = serde_json::from_str(json)
         .map_err(|e| ProbeError::Unexpected(format!("open packet is not JSON: {e}")))?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // sizes and intervals
     let number = |k: &str| v.get(k).and_then(Value::as_f64).map(|n| n as u64);
     Ok(Handshake {
-        sid: v
-            .get("sid")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProbeError::Unexpected("open packet has no sid".into()))?
-            .to_owned(),
+        // Sent back in the URL that closes the session: sanitised and short.
+        sid: crate::text::clean(&truncate(
+            v.get("sid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ProbeError::Unexpected("open packet has no sid".into()))?,
+            64,
+        )),
         upgrades: v
             .get("upgrades")
             .and_then(Value::as_array)

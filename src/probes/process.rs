@@ -23,7 +23,7 @@ impl ProcessInfo {
     #[must_use]
     pub fn program_and_args(&self) -> String {
         let args = self.cmdline.split_once(' ').map_or("", |(_, args)| args);
-        crate::text::clean(format!("{} {args}", self.name).trim_end())
+        format!("{} {args}", self.name).trim_end().to_owned()
     }
 
     /// The command line, or the name when the command line is hidden.
@@ -53,15 +53,18 @@ pub fn describe(pid: u32) -> Option<ProcessInfo> {
             sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
         )
     })?;
+    // Names and arguments are whatever a process chose (a script named with escape codes):
+    // sanitised here, so no printout, dialog or audit line carries them raw.
     Some(ProcessInfo {
         pid: pid.as_u32(),
-        name: p.name().to_string_lossy().into_owned(),
-        cmdline: p
-            .cmd()
-            .iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" "),
+        name: crate::text::clean(&p.name().to_string_lossy()),
+        cmdline: crate::text::clean(
+            &p.cmd()
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         uid: p.user_id().map(|u| u.to_string()),
         start_time: p.start_time(),
     })

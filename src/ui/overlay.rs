@@ -141,7 +141,8 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .saturating_add(2);
         boxed(frame, centred(area, 86, height), "Keys", lines, theme.focus);
     } else if state.detail {
-        // serde_json escapes every control character inside strings: the payload is safe.
+        // serde_json escapes C0 controls in strings, not C1, DEL or bidi controls: the lines
+        // are sanitised like any other text from outside.
         let text = state.selected_event().map_or_else(
             || {
                 "the selected event is no longer held (the stream keeps the newest 2,000)"
@@ -162,6 +163,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             area.width.saturating_sub(10),
             area.height.saturating_sub(4),
         );
+        let text = crate::text::sanitize_lines(&text);
         let all: Vec<&str> = text.lines().collect();
         let room = usize::from(box_area.height.saturating_sub(2)).max(1);
         let top = state.detail_scroll.min(all.len().saturating_sub(room));

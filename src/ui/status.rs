@@ -63,7 +63,17 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             mark(s.websocket, theme),
             Span::raw("  feed "),
             mark(Some(state.connected), theme),
-            Span::styled(format!(" {}", state.feed_status), theme.dim),
+            // The feed's whole error is in the Log pane; here, what fits on the line.
+            Span::styled(
+                format!(
+                    " {}",
+                    crate::text::truncate(
+                        &state.feed_status,
+                        usize::from(area.width).saturating_sub(35).max(1)
+                    )
+                ),
+                theme.dim,
+            ),
         ]),
     ];
     // A ping from a server that has gone is not its latency now.
@@ -108,11 +118,38 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 /// running action, the doctor's verdict.
 fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    if let Some(running) = &state.busy {
+        lines.push(Line::from(Span::styled(
+            format!("running: {running} …"),
+            theme.link,
+        )));
+    }
+    // A port held by a process that does not answer is not "nothing": say who holds it.
+    let holder = state
+        .sockets
+        .iter()
+        .filter(|s| s.is_listener())
+        .find_map(|s| s.owners.first());
     if let Some(offer) = &state.offer {
+        let here = if holder.is_some() {
+            "no answer"
+        } else {
+            "nothing"
+        };
         lines.push(Line::from(Span::styled(
             format!(
-                "nothing on :{}; a {} server on :{}: g switches",
+                "{here} on :{}; {} server on :{}: g switches",
                 state.target.port, offer.kind, offer.port
+            ),
+            theme.warn,
+        )));
+    } else if let (false, Some(p)) = (alive, holder) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "PID {} ({}) holds {} but does not answer /health: K frees the port",
+                p.pid,
+                p.name,
+                state.target.authority()
             ),
             theme.warn,
         )));
@@ -128,12 +165,6 @@ fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
         lines.push(Line::from(Span::styled(
             format!("! {tool} running for {}", age(*secs)),
             theme.warn,
-        )));
-    }
-    if let Some(running) = &state.busy {
-        lines.push(Line::from(Span::styled(
-            format!("running: {running} …"),
-            theme.link,
         )));
     }
     if let Some((status, reason)) = &state.worst {
