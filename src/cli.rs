@@ -64,9 +64,9 @@ pub enum Command {
     /// Measure round-trip throughput and latency, or fan-out to many clients
     Bench(BenchArgs),
     /// Graceful restart: SIGTERM, wait up to 10 s, SIGKILL, start the bundled server, wait for /health
-    Restart(ConfirmArgs),
+    Restart(StopArgs),
     /// Emergency recovery: kill the port's holders, clear stale PID files, start a clean server
-    Recover(ConfirmArgs),
+    Recover(StopArgs),
     /// Back up ~/.claude/config.yaml and reset its socketio: section to the defaults
     ResetConfig(ConfirmArgs),
     /// Print the resolved configuration with the source of every value
@@ -131,6 +131,18 @@ pub struct ConfirmArgs {
     /// Do it without asking (for scripts); the targets are still printed
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+/// Options of the actions that stop processes.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Do it without asking (for scripts); the targets are still printed
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also stop a holder that belongs to another user or lives in another PID namespace
+    /// (a container), which is refused otherwise
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `config`.

@@ -40,7 +40,8 @@ fn main() -> ExitCode {
             block_on(mpm_top::actions::restart::restart(
                 &resolved,
                 &Target::configured(&resolved),
-                args.yes,
+                &mpm_top::actions::restart::Confirmed::Ask { yes: args.yes },
+                args.force,
                 &audit(&resolved),
             )),
         ),
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
                 &resolved,
                 &Target::configured(&resolved),
                 args.yes,
+                args.force,
                 &audit(&resolved),
             )),
         ),

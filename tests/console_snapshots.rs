@@ -3,6 +3,7 @@
 //! and review the diff.
 #![allow(clippy::unwrap_used)]
 
+use mpm_top::actions::holder::Holder;
 use mpm_top::app::{Action, Key, Stamp, State, update};
 use mpm_top::config::ConfigRow;
 use mpm_top::probes::http::Health;
@@ -118,19 +119,27 @@ fn steady() -> State {
             local: "127.0.0.1:8765".into(),
             remote: "0.0.0.0:0".into(),
             owners: vec![server()],
+            inode: 501,
         },
         SocketRow {
             state: "ESTABLISHED".into(),
             local: "127.0.0.1:8765".into(),
             remote: "127.0.0.1:50001".into(),
             owners: vec![server()],
+            inode: 502,
         },
     ];
+    let holders = Ok(vec![Holder {
+        process: server(),
+        inode: 501,
+        local: "127.0.0.1:8765".into(),
+    }]);
     update(
         &mut s,
         Action::Resources {
             process: Some(stats),
             sockets,
+            holders,
             at: at(1.0),
         },
     );
@@ -256,8 +265,14 @@ fn kill_confirm_dialog() {
                 state: "LISTEN".into(),
                 local: "127.0.0.1:8765".into(),
                 remote: "0.0.0.0:0".into(),
-                owners: vec![foreign],
+                owners: vec![foreign.clone()],
+                inode: 777,
             }],
+            holders: Ok(vec![Holder {
+                process: foreign,
+                inode: 777,
+                local: "127.0.0.1:8765".into(),
+            }]),
             at: at(7.0),
         },
     );

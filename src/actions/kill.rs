@@ -1,13 +1,16 @@
-//! Killing the processes that hold the port: only those listed, only after confirmation, never
-//! PID 1, never mpm-top itself, never a process whose identity changed since it was listed.
+//! Stopping the processes that hold a target's port: only [`Holder`]s listed and shown first,
+//! each proven again right before every signal (PID, start time in ticks, the listening
+//! socket), the signal sent through a pidfd opened before that proof, never PID 1, never
+//! mpm-top itself.
 
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
 use super::Audit;
-use crate::probes::process::{ProcessInfo, describe};
+use super::holder::{Holder, check};
+use crate::probes::process::start_ticks;
 
 /// How long a process gets between SIGTERM and SIGKILL, as the guide's restart allows.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -27,74 +30,84 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Why `target` must not be signalled, if it must not.
-#[must_use]
-pub fn refusal(target: &ProcessInfo) -> Option<String> {
-    if target.pid <= 1 {
-        return Some("PID 1 is never killed".into());
+/// A handle on exactly this process: opened first, then the process is proven to be the one
+/// listed. A signal through it can only reach that process, even if its PID is reused later.
+fn pin(holder: &Holder, force: bool) -> Result<OwnedFd, Outcome> {
+    let pid = i32::try_from(holder.process.pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| Outcome::Refused(format!("PID {} is not valid", holder.process.pid)))?;
+    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return Err(Outcome::AlreadyGone),
+        Err(e) => return Err(Outcome::Failed(format!("cannot open a pidfd: {e}"))),
+    };
+    match check(holder, force) {
+        Ok(()) => Ok(fd),
+        Err(why) if why.ends_with("has exited") => Err(Outcome::AlreadyGone),
+        Err(why) => Err(Outcome::Refused(why)),
     }
-    if target.pid == std::process::id() {
-        return Some("that is this mpm-top itself".into());
-    }
-    // Gone is fine (nothing to do); a different process under the same PID is not. Identity
-    // is the PID with its start time: a reused PID always has a later start, while the command
-    // line can legitimately change (a process seen between fork and exec).
-    describe(target.pid)
-        .filter(|now| now.start_time != target.start_time)
-        .map(|now| {
-            format!(
-                "PID {} is now a different process ({}): it was not touched",
-                target.pid,
-                now.command()
-            )
-        })
 }
 
-fn alive(target: &ProcessInfo) -> bool {
-    describe(target.pid).is_some_and(|now| now.start_time == target.start_time)
+fn alive(holder: &Holder) -> bool {
+    start_ticks(holder.process.pid) == Some(holder.process.start_time)
 }
 
-fn wait_gone(target: &ProcessInfo, within: Duration) -> bool {
+fn wait_gone(holder: &Holder, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if !alive(target) {
+        if !alive(holder) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    !alive(target)
+    !alive(holder)
 }
 
-/// SIGTERM, up to `grace` to exit, then SIGKILL: for exactly `target`, re-checked first.
+fn send(fd: &OwnedFd, signal: Signal) -> Result<(), String> {
+    match pidfd_send_signal(fd, signal) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()), // SRCH: it has exited meanwhile
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// SIGTERM, up to `grace` to exit, then SIGKILL: for exactly `holder`, proven again before
+/// each signal. `force` allows a process of another user or PID namespace.
 #[must_use = "the outcome says whether the process is gone"]
-pub fn terminate(target: &ProcessInfo, grace: Duration, audit: &Audit, action: &str) -> Outcome {
-    let who = format!("PID {} ({})", target.pid, target.command());
-    if let Some(why) = refusal(target) {
-        audit.step(action, &who, &format!("refused: {why}"));
-        return Outcome::Refused(why);
-    }
-    if !alive(target) {
-        audit.step(action, &who, "already gone");
-        return Outcome::AlreadyGone;
-    }
-    let pid = Pid::from_raw(i32::try_from(target.pid).unwrap_or(i32::MAX));
-    if let Err(e) = kill(pid, Signal::SIGTERM) {
+pub fn terminate(
+    holder: &Holder,
+    force: bool,
+    grace: Duration,
+    audit: &Audit,
+    action: &str,
+) -> Outcome {
+    let who = holder.describe();
+    let fd = match pin(holder, force) {
+        Ok(fd) => fd,
+        Err(outcome) => {
+            let said = match &outcome {
+                Outcome::AlreadyGone => "already gone".to_owned(),
+                Outcome::Refused(why) => format!("refused: {why}"),
+                other => format!("{other:?}"),
+            };
+            audit.step(action, &who, &said);
+            return outcome;
+        }
+    };
+    if let Err(e) = send(&fd, Signal::TERM) {
         audit.step(action, &who, &format!("SIGTERM failed: {e}"));
-        return Outcome::Failed(e.to_string());
+        return Outcome::Failed(e);
     }
     audit.step(action, &who, "sent SIGTERM");
-    if wait_gone(target, grace) {
+    if wait_gone(holder, grace) {
         audit.step(action, &who, "exited");
         return Outcome::Terminated;
     }
-    // Re-check: in the grace period the PID could have been reused.
-    if let Some(why) = refusal(target) {
-        audit.step(action, &who, &format!("not killed: {why}"));
-        return Outcome::Refused(why);
-    }
-    match kill(pid, Signal::SIGKILL) {
+    // Still there: the pidfd still names the same process (a PID reused meanwhile would be
+    // another process, which the pidfd cannot reach).
+    match send(&fd, Signal::KILL) {
         Ok(()) => {
-            wait_gone(target, Duration::from_secs(2));
+            wait_gone(holder, Duration::from_secs(2));
             audit.step(
                 action,
                 &who,
@@ -104,22 +117,23 @@ pub fn terminate(target: &ProcessInfo, grace: Duration, audit: &Audit, action: &
         }
         Err(e) => {
             audit.step(action, &who, &format!("SIGKILL failed: {e}"));
-            Outcome::Failed(e.to_string())
+            Outcome::Failed(e)
         }
     }
 }
 
 /// The listing shown before asking: one line per target.
 #[must_use]
-pub fn describe_targets(targets: &[ProcessInfo]) -> String {
+pub fn describe_targets(targets: &[Holder]) -> String {
     use std::fmt::Write as _;
-    targets.iter().fold(String::new(), |mut out, p| {
+    targets.iter().fold(String::new(), |mut out, h| {
         let _ = writeln!(
             out,
-            "  PID {:<7} uid {:<6} {}",
-            p.pid,
-            p.uid.as_deref().unwrap_or("?"),
-            p.command()
+            "  PID {:<7} uid {:<6} on {:<22} {}",
+            h.process.pid,
+            h.process.uid.as_deref().unwrap_or("?"),
+            h.local,
+            h.process.command()
         );
         out
     })
@@ -128,17 +142,39 @@ pub fn describe_targets(targets: &[ProcessInfo]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::{Chosen, Target};
 
-    /// The child as a listing would show it, once it has exec'd (right after spawn, /proc may
-    /// still show the forked test binary).
-    fn listed(child: &std::process::Child, command: &str) -> ProcessInfo {
-        for _ in 0..200 {
-            if let Some(p) = describe(child.id()).filter(|p| p.command() == command) {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("{command} did not start");
+    /// A Python process listening on 127.0.0.1:0 (ignoring SIGTERM when asked), as the socket
+    /// table lists it.
+    fn listener(ignore_term: bool) -> (std::process::Child, Holder) {
+        let ignore = if ignore_term {
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+        } else {
+            ""
+        };
+        let script = format!(
+            "import signal, socket\n{ignore}\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nprint(s.getsockname()[1], flush=True)\nsignal.pause()\n"
+        );
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let target = Target {
+            scheme: "http",
+            host: "127.0.0.1".into(),
+            port: line.trim().parse().unwrap(),
+            chosen: Chosen::Default,
+        };
+        let holders = super::super::holder::current(&target).unwrap();
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        (child, holders.into_iter().next().unwrap())
     }
 
     fn audit() -> (tempfile::TempDir, Audit) {
@@ -148,24 +184,18 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_process_is_terminated_and_audited() {
+    fn a_listed_holder_is_terminated_and_audited() {
         let (_dir, audit) = audit();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let target = listed(&child, "sleep 30");
+        let (mut child, holder) = listener(false);
         assert_eq!(
-            terminate(&target, GRACE, &audit, "kill"),
+            terminate(&holder, false, GRACE, &audit, "kill"),
             Outcome::Terminated
         );
         let _ = child.wait();
         let log = std::fs::read_to_string(audit.path()).unwrap();
         assert!(
-            log.contains(&format!(
-                "action=kill target=\"PID {} (sleep 30)\" result=\"sent SIGTERM\"",
-                target.pid
-            )),
+            log.contains(&format!("target=\"PID {} (", holder.process.pid))
+                && log.contains("result=\"sent SIGTERM\""),
             "{log}"
         );
         assert!(log.contains("result=\"exited\""), "{log}");
@@ -174,51 +204,41 @@ mod tests {
     #[test]
     fn one_that_ignores_sigterm_is_killed() {
         let (_dir, audit) = audit();
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "trap '' TERM; sleep 30 & wait"])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(200)); // let the trap be set
-        let target = describe(child.id()).unwrap();
+        let (mut child, holder) = listener(true);
         assert_eq!(
-            terminate(&target, Duration::from_millis(300), &audit, "kill"),
+            terminate(&holder, false, Duration::from_millis(300), &audit, "kill"),
             Outcome::Killed
         );
         let _ = child.wait();
     }
 
     #[test]
-    fn a_changed_identity_pid_1_and_itself_are_refused() {
+    fn a_changed_identity_a_socket_let_go_pid_1_and_itself_are_refused() {
         let (_dir, audit) = audit();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let mut decoy = describe(child.id()).unwrap();
-        decoy.start_time -= 100; // as if the PID had been reused since it was listed
+        let (mut child, holder) = listener(false);
+        let mut reused = holder.clone();
+        reused.process.start_time -= 1; // as if the PID had been reused a tick later
         assert!(
-            matches!(terminate(&decoy, GRACE, &audit, "kill"), Outcome::Refused(why) if why.contains("is now a different process"))
+            matches!(terminate(&reused, false, GRACE, &audit, "kill"), Outcome::Refused(why) if why.contains("is now a different process"))
         );
+        let mut other_socket = holder.clone();
+        other_socket.inode = other_socket.inode.wrapping_add(1);
         assert!(
-            describe(child.id()).is_some(),
-            "the decoy's PID was left alone"
+            matches!(terminate(&other_socket, false, GRACE, &audit, "kill"), Outcome::Refused(why) if why.contains("no longer holds"))
         );
+        assert!(alive(&holder), "the listener was left alone");
         let _ = child.kill();
         let _ = child.wait();
-        let init = ProcessInfo {
-            pid: 1,
-            name: "init".into(),
-            cmdline: String::new(),
-            uid: None,
-            start_time: 0,
-        };
+        let mut init = holder.clone();
+        init.process.pid = 1;
         assert!(matches!(
-            terminate(&init, GRACE, &audit, "kill"),
+            terminate(&init, true, GRACE, &audit, "kill"),
             Outcome::Refused(_)
         ));
-        let me = describe(std::process::id()).unwrap();
+        let mut me = holder;
+        me.process.pid = std::process::id();
         assert!(
-            matches!(terminate(&me, GRACE, &audit, "kill"), Outcome::Refused(why) if why.contains("itself"))
+            matches!(terminate(&me, true, GRACE, &audit, "kill"), Outcome::Refused(why) if why.contains("itself"))
         );
     }
 }

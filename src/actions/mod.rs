@@ -4,6 +4,7 @@
 //! (`killall python`, `pkill -f` are what this replaces), and writes one audit line per step to
 //! mpm-top's own log.
 
+pub mod holder;
 pub mod kill;
 pub mod reset_config;
 pub mod restart;

@@ -5,29 +5,62 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use super::holder::{self, Holder};
 use super::kill::{GRACE, Outcome, describe_targets, terminate};
 use super::{Audit, confirm};
 use crate::config::Resolved;
 use crate::probes::http::{self, ServerKind};
 use crate::probes::pidfiles;
-use crate::probes::process::ProcessInfo;
-use crate::probes::sockets::holders;
 use crate::target::Target;
 
 /// How long a restarted server gets to answer `/health`, as the guide's script waits.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The server to stop: the processes holding the target's port, by this machine's socket
-/// table. The PID a server reports in `/health` is never a target: anything can claim one.
-pub async fn current_server(target: &Target) -> (Vec<ProcessInfo>, Option<ServerKind>) {
+/// The server to stop: the processes holding the target's listening socket, by this machine's
+/// socket table, and what `/health` says it is. The PID a server reports in `/health` is never
+/// a target: anything can claim one.
+///
+/// # Errors
+/// When the target is not on this machine, or the socket table cannot be read.
+pub async fn current_server(target: &Target) -> anyhow::Result<(Vec<Holder>, Option<ServerKind>)> {
     let health = http::health(&target.url(), Duration::from_secs(2))
         .await
         .ok();
-    let port = target.port;
-    let targets = tokio::task::spawn_blocking(move || holders(port))
-        .await
-        .unwrap_or_default();
-    (targets, health.map(|h| h.kind))
+    let owned = target.clone();
+    let holders = tokio::task::spawn_blocking(move || holder::current(&owned))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    Ok((holders, health.map(|h| h.kind)))
+}
+
+/// Stops a confirmed action when the port's holders are not the ones the dialog showed.
+fn unchanged(shown: &[Holder], now: &[Holder]) -> anyhow::Result<()> {
+    let ids = |hs: &[Holder]| {
+        let mut v: Vec<(u32, u64, u32)> = hs
+            .iter()
+            .map(|h| (h.process.pid, h.process.start_time, h.inode))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    if ids(shown) == ids(now) {
+        return Ok(());
+    }
+    let list = |hs: &[Holder]| {
+        if hs.is_empty() {
+            "nothing".to_owned()
+        } else {
+            hs.iter()
+                .map(Holder::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    bail!(
+        "the port's holders changed since the dialog opened (it showed {}; now {}): nothing was done",
+        list(shown),
+        list(now)
+    )
 }
 
 /// Starts the bundled server detached (`mpm-top serve --daemon`) on the target's host and
@@ -94,17 +127,34 @@ pub async fn start_server(
 /// process holding the socket is an `mpm-top` program (what this machine says). Anything else
 /// is replaced only after asking.
 #[must_use]
-pub fn is_ours(kind: Option<&ServerKind>, holders: &[ProcessInfo]) -> bool {
-    kind == Some(&ServerKind::MpmTop) && holders.iter().all(|p| p.name == "mpm-top")
+pub fn is_ours(kind: Option<&ServerKind>, holders: &[Holder]) -> bool {
+    kind == Some(&ServerKind::MpmTop) && holders.iter().all(|h| h.process.name == "mpm-top")
 }
 
-fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Result<()> {
+fn stop_all(targets: &[Holder], force: bool, audit: &Audit, action: &str) -> anyhow::Result<()> {
     for target in targets {
-        if let Outcome::Failed(why) = terminate(target, GRACE, audit, action) {
-            bail!("could not stop PID {}: {why}", target.pid);
+        match terminate(target, force, GRACE, audit, action) {
+            Outcome::Failed(why) => bail!("could not stop PID {}: {why}", target.process.pid),
+            Outcome::Refused(why) => bail!("did not stop PID {}: {why}", target.process.pid),
+            Outcome::Terminated | Outcome::Killed | Outcome::AlreadyGone => {}
         }
     }
     Ok(())
+}
+
+/// How an action was confirmed: on the command line (`--yes`, or a question it asks), or by a
+/// console dialog that showed exactly these holders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Ask on the terminal when it must; `yes` answers for scripts.
+    Ask {
+        /// `--yes`.
+        yes: bool,
+    },
+    /// A dialog showed these and the user said yes; act only if they are still the holders.
+    Shown(Vec<Holder>),
+    /// Nothing needed confirming when the console offered it (mpm-top's own server).
+    NotNeeded,
 }
 
 /// `mpm-top restart`: stop the server on the port, start the bundled one, wait for `/health`.
@@ -115,27 +165,38 @@ fn stop_all(targets: &[ProcessInfo], audit: &Audit, action: &str) -> anyhow::Res
 pub async fn restart(
     resolved: &Resolved,
     target: &Target,
-    yes: bool,
+    confirmed: &Confirmed,
+    force: bool,
     audit: &Audit,
 ) -> anyhow::Result<String> {
-    let (targets, kind) = current_server(target).await;
-    if targets.is_empty() {
-        audit.step("restart", &target.url(), "no server running; starting one");
-    } else if !is_ours(kind.as_ref(), &targets) {
-        let what = kind.map_or("a process that is not mpm-top's server".into(), |k| {
-            format!("a {} server", k.label())
-        });
-        let question = format!(
-            "The port is held by {what}:\n{}Stop it and start mpm-top's server instead?",
-            describe_targets(&targets)
-        );
-        if !confirm(&question, yes) {
-            bail!("nothing was changed");
+    let (targets, kind) = current_server(target).await?;
+    match confirmed {
+        Confirmed::Shown(shown) => unchanged(shown, &targets)?,
+        _ if targets.is_empty() => {
+            audit.step("restart", &target.url(), "no server running; starting one");
+        }
+        Confirmed::NotNeeded if is_ours(kind.as_ref(), &targets) => {}
+        Confirmed::NotNeeded => bail!(
+            "the port is no longer held by mpm-top's own server: nothing was done; press r again to be asked"
+        ),
+        Confirmed::Ask { yes } => {
+            if !is_ours(kind.as_ref(), &targets) {
+                let what = kind.map_or("a process that is not mpm-top's server".into(), |k| {
+                    format!("a {} server", k.label())
+                });
+                let question = format!(
+                    "The port is held by {what}:\n{}Stop it and start mpm-top's server instead?",
+                    describe_targets(&targets)
+                );
+                if !confirm(&question, *yes) {
+                    bail!("nothing was changed");
+                }
+            }
         }
     }
     let work = targets.clone();
     let audit2 = audit.clone();
-    tokio::task::spawn_blocking(move || stop_all(&work, &audit2, "restart")).await??;
+    tokio::task::spawn_blocking(move || stop_all(&work, force, &audit2, "restart")).await??;
     start_server(resolved, target, audit, "restart").await
 }
 
@@ -148,13 +209,14 @@ pub async fn recover(
     resolved: &Resolved,
     target: &Target,
     yes: bool,
+    force: bool,
     audit: &Audit,
 ) -> anyhow::Result<String> {
-    let (targets, _) = current_server(target).await;
+    let (targets, _) = current_server(target).await?;
     if !targets.is_empty() {
         let question = format!(
-            "These processes hold port {}:\n{}Kill them?",
-            target.port,
+            "These processes hold {}:\n{}Kill them?",
+            target.authority(),
             describe_targets(&targets)
         );
         if !confirm(&question, yes) {
@@ -162,7 +224,7 @@ pub async fn recover(
         }
         let work = targets.clone();
         let audit2 = audit.clone();
-        tokio::task::spawn_blocking(move || stop_all(&work, &audit2, "recover")).await??;
+        tokio::task::spawn_blocking(move || stop_all(&work, force, &audit2, "recover")).await??;
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     for stale in pidfiles::all(&resolved.settings.pid_file, &cwd)

@@ -3,7 +3,7 @@
 
 use super::state::{Dialog, Pane, RATE_WINDOWS, State};
 use super::{Effect, Key};
-use crate::probes::process::ProcessInfo;
+use crate::actions::restart::Confirmed;
 use crate::target::Chosen;
 
 /// Keys for the footer, most important first: the footer shows as many as fit, and always the
@@ -169,7 +169,9 @@ fn answer(state: &mut State, dialog: Dialog, key: Key) -> Vec<Effect> {
             let effect = match dialog {
                 Dialog::Kill(targets) => Effect::Kill(targets),
                 Dialog::ResetConfig { file, .. } => Effect::ResetConfig(file),
-                Dialog::Restart(_) => Effect::Restart(state.target.clone()),
+                Dialog::Restart(shown) => {
+                    Effect::Restart(state.target.clone(), Confirmed::Shown(shown))
+                }
             };
             start(state, effect)
         }
@@ -255,14 +257,15 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
         ));
         return Vec::new();
     }
-    let holders: Vec<ProcessInfo> = state
-        .sockets
-        .iter()
-        .filter(|s| s.is_listener())
-        .flat_map(|s| s.owners.clone())
-        .filter(|p| p.pid != state.own_pid)
-        .collect();
     let target = state.target.clone();
+    let holders = match &state.holders {
+        Ok(holders) => holders.clone(),
+        Err(why) if matches!(key, 'r' | 'K') => {
+            state.note(format!("{key}: {why}"));
+            return Vec::new();
+        }
+        Err(_) => Vec::new(),
+    };
     if target.chosen == Chosen::Demo && matches!(key, 's' | 'r') {
         state.note(format!(
             "'{key}': the demo's server runs inside this console; s and r act on real servers (quit, then mpm-top serve)"
@@ -282,12 +285,12 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
         // Ours only when /health says so and every holder is an mpm-top program.
         'r' if !holders.is_empty()
             && (state.server.kind.as_deref() != Some("mpm-top")
-                || holders.iter().any(|p| p.name != "mpm-top")) =>
+                || holders.iter().any(|h| h.process.name != "mpm-top")) =>
         {
             state.dialog = Some(Dialog::Restart(holders));
             Vec::new()
         }
-        'r' => start(state, Effect::Restart(target)),
+        'r' => start(state, Effect::Restart(target, Confirmed::NotNeeded)),
         'K' if holders.is_empty() => {
             state.note(format!(
                 "nothing but mpm-top itself holds {}: nothing to kill",

@@ -15,10 +15,12 @@ pub use keys::{FOOTER_KEYS, HELP_KEYS};
 pub use state::{Dialog, EventRow, Offer, Origin, Pane, State};
 pub use time::{Clock, Stamp};
 
+use crate::actions::holder::Holder;
+use crate::actions::restart::Confirmed;
 use crate::checks::Status;
 use crate::config::ConfigRow;
 use crate::probes::logtail::LogLine;
-use crate::probes::process::{ProcessInfo, ProcessStats};
+use crate::probes::process::ProcessStats;
 use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
@@ -94,6 +96,8 @@ pub enum Action {
         process: Option<ProcessStats>,
         /// Every socket on the port.
         sockets: Vec<SocketRow>,
+        /// Those of its processes that hold the target's listening socket (or why none can).
+        holders: Result<Vec<Holder>, String>,
         /// When they were sampled.
         at: Stamp,
     },
@@ -123,10 +127,10 @@ pub enum Action {
 pub enum Effect {
     /// Start the bundled server on the target's port.
     StartServer(Target),
-    /// Restart the target's server (graceful).
-    Restart(Target),
-    /// Kill exactly these processes.
-    Kill(Vec<ProcessInfo>),
+    /// Restart the target's server (graceful), as confirmed.
+    Restart(Target, Confirmed),
+    /// Kill exactly these processes, each proven again first.
+    Kill(Vec<Holder>),
     /// Reset the socketio section of this config file.
     ResetConfig(String),
     /// Write `debug_info.txt` about the target.
@@ -143,7 +147,7 @@ impl Effect {
     pub fn label(&self) -> &'static str {
         match self {
             Effect::StartServer(_) => "start server",
-            Effect::Restart(_) => "restart",
+            Effect::Restart(..) => "restart",
             Effect::Kill(_) => "kill port holders",
             Effect::ResetConfig(_) => "reset config",
             Effect::Collect(_) => "collect",
@@ -192,8 +196,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Resources {
             process,
             sockets,
+            holders,
             at,
         } => {
+            state.holders = holders;
             match &process {
                 Some(p) if state.resources.as_ref().is_some_and(|old| old.pid != p.pid) => {
                     state.trend = crate::probes::process::MemoryTrend::default();
@@ -221,7 +227,6 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.filter = old.filter;
             state.rate_window = old.rate_window;
             state.busy = old.busy;
-            state.own_pid = old.own_pid;
         }
         Action::Config { rows, file_exists } => {
             state.config = rows;

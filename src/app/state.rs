@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::actions::holder::Holder;
 pub use crate::bounded::Ring;
 use crate::bounded::{Counts, OTHER};
 use crate::checks::Status;
 use crate::config::ConfigRow;
-use crate::probes::process::{MemoryTrend, ProcessInfo, ProcessStats};
+use crate::probes::process::{MemoryTrend, ProcessStats};
 use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
@@ -185,7 +186,7 @@ pub struct ClosedTool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dialog {
     /// Kill these port holders.
-    Kill(Vec<ProcessInfo>),
+    Kill(Vec<Holder>),
     /// Reset the socketio section of this file (create it, when it does not exist).
     ResetConfig {
         /// The file, as shown.
@@ -194,7 +195,7 @@ pub enum Dialog {
         exists: bool,
     },
     /// Restart, replacing this server that is not mpm-top's.
-    Restart(Vec<ProcessInfo>),
+    Restart(Vec<Holder>),
 }
 
 /// The whole console state.
@@ -239,6 +240,9 @@ pub struct State {
     pub trend: MemoryTrend,
     /// Sockets on the port.
     pub sockets: Vec<SocketRow>,
+    /// The processes holding the target's listening socket, proven by the socket table; or why
+    /// there can be none (the target is not this machine).
+    pub holders: Result<Vec<Holder>, String>,
     /// The configuration inspector's rows.
     pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
@@ -274,8 +278,6 @@ pub struct State {
     pub busy: Option<String>,
     /// Actions disabled.
     pub read_only: bool,
-    /// The console's own PID: never offered as a kill target (with `--demo` it holds the port).
-    pub own_pid: u32,
     /// Set when the user quits.
     pub quit: bool,
 }
@@ -304,6 +306,7 @@ impl State {
             resources: None,
             trend: MemoryTrend::default(),
             sockets: Vec::new(),
+            holders: Ok(Vec::new()),
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
             config_file_exists: true,
@@ -321,7 +324,6 @@ impl State {
             dialog: None,
             busy: None,
             read_only,
-            own_pid: 0,
             quit: false,
         }
     }

@@ -3,6 +3,9 @@
 use serde_json::json;
 
 use super::*;
+use crate::actions::holder::Holder;
+use crate::actions::restart::Confirmed;
+use crate::probes::process::ProcessInfo;
 use crate::probes::sockets::SocketRow;
 use crate::target::{Chosen, Target};
 
@@ -24,29 +27,37 @@ pub(super) fn at(secs: f64) -> Stamp {
     Stamp::fixed(secs)
 }
 
-fn holder(pid: u32) -> ProcessInfo {
-    ProcessInfo {
-        pid,
-        name: "python".into(),
-        cmdline: "python -m claude_mpm monitor".into(),
-        uid: Some("1000".into()),
-        start_time: 99,
+pub(super) fn holder(pid: u32) -> Holder {
+    Holder {
+        process: ProcessInfo {
+            pid,
+            name: "python".into(),
+            cmdline: "python -m claude_mpm monitor".into(),
+            uid: Some("1000".into()),
+            start_time: 99,
+        },
+        inode: 1000 + pid,
+        local: "127.0.0.1:8765".into(),
     }
 }
 
-fn listening(pids: &[u32]) -> Action {
-    let rows = pids
+/// What the probes report when `pids` hold the target's listening socket.
+pub(super) fn listening(pids: &[u32]) -> Action {
+    let holders: Vec<Holder> = pids.iter().map(|p| holder(*p)).collect();
+    let rows = holders
         .iter()
-        .map(|p| SocketRow {
+        .map(|h| SocketRow {
             state: "LISTEN".into(),
-            local: "127.0.0.1:8765".into(),
+            local: h.local.clone(),
             remote: "0.0.0.0:0".into(),
-            owners: vec![holder(*p)],
+            owners: vec![h.process.clone()],
+            inode: h.inode,
         })
         .collect();
     Action::Resources {
         process: None,
         sockets: rows,
+        holders: Ok(holders),
         at: at(0.0),
     }
 }
@@ -99,14 +110,9 @@ fn a_tool_open_for_minutes_is_listed() {
 #[test]
 fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
     let mut s = fresh(false);
-    s.own_pid = 7;
-    update(&mut s, listening(&[42, 7]));
+    update(&mut s, listening(&[42]));
     assert_eq!(press(&mut s, "K"), []);
-    assert_eq!(
-        s.dialog,
-        Some(Dialog::Kill(vec![holder(42)])),
-        "itself is never a target"
-    );
+    assert_eq!(s.dialog, Some(Dialog::Kill(vec![holder(42)])));
     update(&mut s, listening(&[43])); // the port changed hands after the dialog opened
     assert_eq!(
         press(&mut s, "z"),
@@ -134,13 +140,23 @@ fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
 fn restarting_a_server_that_is_not_ours_asks_and_ours_does_not() {
     let mut s = fresh(false);
     s.server.kind = Some("mpm-top".into());
-    assert_eq!(press(&mut s, "r"), [Effect::Restart(target(8765))]);
+    assert_eq!(
+        press(&mut s, "r"),
+        [Effect::Restart(target(8765), Confirmed::NotNeeded)]
+    );
     update(&mut s, Action::Done("restarted".into()));
     s.server.kind = Some("Claude MPM".into());
     update(&mut s, listening(&[42]));
     assert_eq!(press(&mut s, "r"), []);
     assert_eq!(s.dialog, Some(Dialog::Restart(vec![holder(42)])));
-    assert_eq!(press(&mut s, "y"), [Effect::Restart(target(8765))]);
+    assert_eq!(
+        press(&mut s, "y"),
+        [Effect::Restart(
+            target(8765),
+            Confirmed::Shown(vec![holder(42)])
+        )],
+        "the dialog's holders travel with the effect"
+    );
     update(&mut s, Action::Done("restarted".into()));
     assert_eq!(press(&mut s, "R"), []);
     assert_eq!(

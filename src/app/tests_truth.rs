@@ -328,6 +328,7 @@ fn a_memory_projection_waits_for_five_minutes_of_samples() {
             Action::Resources {
                 process: Some(stats(mib << 20)),
                 sockets: Vec::new(),
+                holders: Ok(Vec::new()),
                 at: at(secs),
             },
         );
@@ -614,28 +615,30 @@ fn every_word_of_the_filter_must_match_and_ctrl_u_clears_it() {
 fn a_health_that_claims_to_be_mpm_top_does_not_skip_the_restart_dialog() {
     let mut s = fresh(false);
     s.server.kind = Some("mpm-top".into());
-    let liar = crate::probes::process::ProcessInfo {
-        pid: 42,
-        name: "python3".into(),
-        cmdline: "python3 liar.py".into(),
-        uid: None,
-        start_time: 1,
-    };
+    update(&mut s, super::tests::listening(&[42])); // a python process holds the port
+    assert_eq!(press(&mut s, "r"), []);
+    assert_eq!(
+        s.dialog,
+        Some(Dialog::Restart(vec![super::tests::holder(42)]))
+    );
+}
+
+#[test]
+fn no_action_stops_anything_for_a_target_on_another_machine() {
+    let mut s = fresh(false);
     update(
         &mut s,
         Action::Resources {
             process: None,
-            sockets: vec![crate::probes::sockets::SocketRow {
-                state: "LISTEN".into(),
-                local: "127.0.0.1:8765".into(),
-                remote: "0.0.0.0:0".into(),
-                owners: vec![liar.clone()],
-            }],
+            sockets: Vec::new(),
+            holders: Err("192.0.2.7:8765 is not this machine".into()),
             at: at(1.0),
         },
     );
+    assert_eq!(press(&mut s, "K"), []);
     assert_eq!(press(&mut s, "r"), []);
-    assert_eq!(s.dialog, Some(Dialog::Restart(vec![liar])));
+    assert_eq!(s.dialog, None);
+    assert!(s.log.last().unwrap().contains("is not this machine"));
 }
 
 #[test]

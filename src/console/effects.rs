@@ -26,18 +26,17 @@ pub async fn carry_out(
         Effect::StartServer(target) => restart::start_server(&resolved, &target, &audit, "start")
             .await
             .map(|url| format!("server started: {url}")),
-        Effect::Restart(target) => restart::restart(&resolved, &target, true, &audit)
-            .await
-            .map(|url| format!("restarted: {url}")),
+        Effect::Restart(target, confirmed) => {
+            restart::restart(&resolved, &target, &confirmed, false, &audit)
+                .await
+                .map(|url| format!("restarted: {url}"))
+        }
         Effect::Kill(targets) => tokio::task::spawn_blocking(move || {
             targets
                 .iter()
-                .map(|t| {
-                    format!(
-                        "PID {}: {:?}",
-                        t.pid,
-                        kill::terminate(t, kill::GRACE, &audit, "kill")
-                    )
+                .map(|h| {
+                    let outcome = kill::terminate(h, false, kill::GRACE, &audit, "kill");
+                    format!("PID {}: {outcome:?}", h.process.pid)
                 })
                 .collect::<Vec<_>>()
                 .join("; ")

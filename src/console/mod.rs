@@ -207,7 +207,6 @@ async fn main_loop(
 
     let mut state = State::new(target.clone(), read_only);
     state.now = clock.stamp();
-    state.own_pid = std::process::id();
     state.config = crate::config::rows(resolved);
     state.config_file = resolved.file_shown.clone();
     state.config_file_exists = resolved.file_status != crate::config::FileStatus::Missing;

@@ -12,6 +12,7 @@ use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
+use crate::actions;
 use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
 use crate::probes::http::{self, ServerKind};
@@ -135,18 +136,29 @@ async fn probes(
             })
             .await;
         let port = target.port;
+        let owned = target.clone();
         let facts = tokio::task::spawn_blocking(move || {
             let rows = sockets::port_table(port).unwrap_or_default();
-            // The process is the one holding the listening socket, never the PID /health names.
-            let holder = rows
-                .iter()
-                .find(|r| r.is_listener())
-                .and_then(|r| r.owners.first().map(|p| p.pid));
+            // The process is the one holding the target's listening socket, never the PID
+            // /health names; the same holders every action is offered.
+            let holders = actions::holder::from_rows(&rows, &owned);
+            let holder = match &holders {
+                Ok(hs) if !hs.is_empty() => Some(hs[0].process.pid),
+                // The --demo console holds its own port and is never a holder to act on; its
+                // resources are still worth showing.
+                Ok(_) => rows
+                    .iter()
+                    .find(|r| {
+                        r.is_listener() && r.owners.iter().any(|p| p.pid == std::process::id())
+                    })
+                    .map(|_| std::process::id()),
+                Err(_) => None, // not this machine: no process here is the server
+            };
             let stats = holder.and_then(|p| process::stats(p, Duration::from_millis(200)));
-            (stats, rows, holder)
+            (stats, rows, holders, holder)
         })
         .await;
-        let Ok((process, sockets, holder)) = facts else {
+        let Ok((process, sockets, holders, holder)) = facts else {
             continue;
         };
         let at = w.clock.stamp();
@@ -161,6 +173,7 @@ async fn probes(
             .send(Action::Resources {
                 process,
                 sockets,
+                holders,
                 at,
             })
             .await;

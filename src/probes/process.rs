@@ -13,7 +13,9 @@ pub struct ProcessInfo {
     pub cmdline: String,
     /// Owning user ID, when known.
     pub uid: Option<String>,
-    /// Start time, seconds since the epoch; with the PID it identifies the process.
+    /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22): with the PID it
+    /// identifies the process to the tick, so a PID reused even within the same second is a
+    /// different process.
     pub start_time: u64,
 }
 
@@ -66,8 +68,22 @@ pub fn describe(pid: u32) -> Option<ProcessInfo> {
                 .join(" "),
         ),
         uid: p.user_id().map(|u| u.to_string()),
-        start_time: p.start_time(),
+        start_time: start_ticks(pid.as_u32())?,
     })
+}
+
+/// When `pid` started, in clock ticks since boot; None when it is gone (a zombie, exited but
+/// not yet reaped by its parent, counts as gone: it holds nothing and runs nothing).
+#[must_use]
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted
+    // from the last ')'; state is field 3, starttime field 22 (the 1st and 20th after it).
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct SocketRow {
     pub remote: String,
     /// Owning processes, described.
     pub owners: Vec<ProcessInfo>,
+    /// The socket's inode: with a PID and its start time, what proves a process holds it.
+    pub inode: u32,
 }
 
 impl SocketRow {
@@ -106,6 +108,7 @@ pub fn port_table(port: u16) -> Result<Vec<SocketRow>, netstat2::error::Error> {
                     local: std::net::SocketAddr::new(t.local_addr, t.local_port).to_string(),
                     remote: std::net::SocketAddr::new(t.remote_addr, t.remote_port).to_string(),
                     owners: s.associated_pids.into_iter().filter_map(describe).collect(),
+                    inode: s.inode,
                 })
             }
             _ => None,

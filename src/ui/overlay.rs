@@ -52,26 +52,14 @@ fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
             "Kill port holders",
             targets
                 .iter()
-                .map(|p| {
-                    format!(
-                        "  SIGTERM, then SIGKILL: PID {} {}",
-                        p.pid,
-                        p.program_and_args()
-                    )
-                })
+                .map(|h| format!("  SIGTERM, then SIGKILL: {}", h.describe()))
                 .collect(),
         ),
         Dialog::Restart(targets) => (
             "Restart a server that is not mpm-top's",
             targets
                 .iter()
-                .map(|p| {
-                    format!(
-                        "  stop PID {} {}, start mpm-top serve",
-                        p.pid,
-                        p.program_and_args()
-                    )
-                })
+                .map(|h| format!("  stop {}, then start mpm-top serve", h.describe()))
                 .collect(),
         ),
         Dialog::ResetConfig { file, exists: true } => (

@@ -142,6 +142,7 @@ mod tests {
             local: format!("127.0.0.1:{n}"),
             remote: String::new(),
             owners: Vec::new(),
+            inode: u32::from(n),
         }
     }
 

@@ -1,0 +1,244 @@
+//! Who may be signalled for a target: only a process that this machine's socket table shows
+//! holding the listening socket on the target's address and port. A PID a server reports about
+//! itself (in `/health`) is a hint to display, never a target: anything can claim any PID.
+//!
+//! A [`Holder`] is identified by its PID, its start time in clock ticks and the listening
+//! socket's inode. [`check`] proves all three again right before a signal, and the signal goes
+//! through a pidfd opened before that check, so a PID recycled in between cannot be hit.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
+
+use crate::probes::process::{ProcessInfo, describe, start_ticks};
+use crate::probes::sockets::SocketRow;
+use crate::target::Target;
+
+/// A process holding a target's listening socket, as listed (and shown) before asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// The process, with its start time in ticks.
+    pub process: ProcessInfo,
+    /// The listening socket's inode.
+    pub inode: u32,
+    /// The address it listens on.
+    pub local: String,
+}
+
+impl Holder {
+    /// `PID 123 (python3 -m …) on 127.0.0.1:8765`, for dialogs and audit lines.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "PID {} ({}) on {}",
+            self.process.pid,
+            self.process.program_and_args(),
+            self.local
+        )
+    }
+}
+
+/// The addresses `target`'s host means on this machine; an error saying so when it is not
+/// this machine (nothing here may be signalled for a server elsewhere).
+///
+/// # Errors
+/// When the host resolves to no address of this machine.
+pub fn local_addresses(target: &Target) -> Result<Vec<IpAddr>, String> {
+    let host = target.host.trim_matches(['[', ']']);
+    let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (host, target.port)
+            .to_socket_addrs()
+            .map(|addrs| addrs.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    let mine = interface_addresses();
+    let local: Vec<IpAddr> = resolved
+        .into_iter()
+        .filter(|ip| ip.is_loopback() || ip.is_unspecified() || mine.contains(ip))
+        .collect();
+    if local.is_empty() {
+        return Err(format!(
+            "{} is not this machine: no process here is a target for it, so nothing is stopped",
+            target.authority()
+        ));
+    }
+    Ok(local)
+}
+
+fn interface_addresses() -> Vec<IpAddr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|addrs| {
+            addrs
+                .filter_map(|a| a.address)
+                .filter_map(|a| {
+                    a.as_sockaddr_in()
+                        .map(|v4| IpAddr::V4(v4.ip()))
+                        .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a listener on `local` serves connections to any of `addresses`: the same address,
+/// or a wildcard listener (0.0.0.0, ::) of a matching family (:: also takes IPv4).
+fn serves(local: &str, addresses: &[IpAddr]) -> bool {
+    let Ok(local) = local.parse::<SocketAddr>() else {
+        return false;
+    };
+    let ip = local.ip();
+    addresses.iter().any(|a| {
+        *a == ip
+            || (ip.is_unspecified() && (ip.is_ipv6() || a.is_ipv4()))
+            || (a.is_unspecified() && a.is_ipv4() == ip.is_ipv4())
+    })
+}
+
+/// The holders among `rows` (the port's socket table) for `target`: listeners on its address,
+/// each owning process once. Never this process (the `--demo` console holds its own port).
+///
+/// # Errors
+/// When the target is not on this machine.
+pub fn from_rows(rows: &[SocketRow], target: &Target) -> Result<Vec<Holder>, String> {
+    let addresses = local_addresses(target)?;
+    let mut holders: Vec<Holder> = rows
+        .iter()
+        .filter(|r| r.is_listener() && serves(&r.local, &addresses))
+        .flat_map(|r| {
+            r.owners.iter().map(|p| Holder {
+                process: p.clone(),
+                inode: r.inode,
+                local: r.local.clone(),
+            })
+        })
+        .filter(|h| h.process.pid != std::process::id())
+        .collect();
+    holders.sort_by_key(|h| (h.process.pid, h.inode));
+    holders.dedup_by_key(|h| h.process.pid);
+    Ok(holders)
+}
+
+/// The holders of `target` now, from the socket table; blocking.
+///
+/// # Errors
+/// When the target is not on this machine, or the socket table cannot be read.
+pub fn current(target: &Target) -> Result<Vec<Holder>, String> {
+    let rows = crate::probes::sockets::port_table(target.port)
+        .map_err(|e| format!("cannot read the socket table: {e}"))?;
+    from_rows(&rows, target)
+}
+
+/// Why `holder` must not be signalled now, if it must not: it is gone or is another process
+/// under the same PID, it no longer holds the socket, or it lives in another PID namespace or
+/// belongs to another user (those two only with `force`).
+///
+/// # Errors
+/// The reason, for the user.
+pub fn check(holder: &Holder, force: bool) -> Result<(), String> {
+    let pid = holder.process.pid;
+    if pid <= 1 {
+        return Err("PID 1 is never signalled".into());
+    }
+    if pid == std::process::id() {
+        return Err("that is this mpm-top itself".into());
+    }
+    match start_ticks(pid) {
+        None => return Err(format!("PID {pid} has exited")),
+        Some(t) if t != holder.process.start_time => {
+            let now = describe(pid).map_or_else(String::new, |p| format!(" ({})", p.command()));
+            return Err(format!(
+                "PID {pid} is now a different process{now}: it was not touched"
+            ));
+        }
+        Some(_) => {}
+    }
+    if !holds_socket(pid, holder.inode) {
+        return Err(format!(
+            "PID {pid} no longer holds the listening socket on {}: it was not touched",
+            holder.local
+        ));
+    }
+    if !force {
+        if namespace(pid) != namespace(std::process::id()) {
+            return Err(format!(
+                "PID {pid} lives in another PID namespace (a container): its number means something else there; --force to stop it anyway"
+            ));
+        }
+        let mine = nix::unistd::geteuid().as_raw().to_string();
+        if holder.process.uid.as_deref().is_some_and(|uid| uid != mine) {
+            return Err(format!(
+                "PID {pid} belongs to another user (uid {}); --force to stop it anyway",
+                holder.process.uid.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `pid` has the socket with `inode` among its open files.
+fn holds_socket(pid: u32, inode: u32) -> bool {
+    let wanted = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == wanted.as_str())
+        })
+    })
+}
+
+fn namespace(pid: u32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Chosen;
+
+    fn target(host: &str, port: u16) -> Target {
+        Target {
+            scheme: "http",
+            host: host.into(),
+            port,
+            chosen: Chosen::Default,
+        }
+    }
+
+    #[test]
+    fn listeners_serve_their_address_or_any() {
+        let v4 = ["127.0.0.1".parse().unwrap()];
+        assert!(serves("127.0.0.1:80", &v4));
+        assert!(serves("0.0.0.0:80", &v4));
+        assert!(serves("[::]:80", &v4), ":: takes IPv4 too");
+        assert!(!serves("127.0.0.2:80", &v4));
+        assert!(!serves("[::1]:80", &v4));
+    }
+
+    #[test]
+    fn a_host_elsewhere_is_no_target_here() {
+        let why = local_addresses(&target("192.0.2.7", 8765)).unwrap_err();
+        assert!(why.contains("is not this machine"), "{why}");
+        assert!(local_addresses(&target("localhost", 8765)).is_ok());
+        assert!(local_addresses(&target("::1", 8765)).is_ok());
+    }
+
+    #[test]
+    fn this_processes_listener_is_proven_and_then_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rows = crate::probes::sockets::port_table(port).unwrap();
+        let row = rows.iter().find(|r| r.is_listener()).unwrap();
+        let me = Holder {
+            process: describe(std::process::id()).unwrap(),
+            inode: row.inode,
+            local: row.local.clone(),
+        };
+        assert!(holds_socket(me.process.pid, me.inode));
+        assert!(
+            from_rows(&rows, &target("127.0.0.1", port))
+                .unwrap()
+                .is_empty(),
+            "never itself"
+        );
+        drop(listener);
+        assert!(!holds_socket(me.process.pid, me.inode));
+    }
+}
