@@ -23,13 +23,15 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Errors
 /// When the target is not on this machine, or the socket table cannot be read.
 pub async fn current_server(target: &Target) -> anyhow::Result<(Vec<Holder>, Option<ServerKind>)> {
-    let health = http::health(&target.url(), Duration::from_secs(2))
-        .await
-        .ok();
+    // The holders first: a target that is not this machine is refused before anything is
+    // sent to it.
     let owned = target.clone();
     let holders = tokio::task::spawn_blocking(move || holder::current(&owned))
         .await?
         .map_err(anyhow::Error::msg)?;
+    let health = http::health(&target.url(), Duration::from_secs(2))
+        .await
+        .ok();
     Ok((holders, health.map(|h| h.kind)))
 }
 
