@@ -375,3 +375,59 @@ fn reset_config_backs_up_shows_the_change_and_keeps_other_sections() {
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
 }
+
+/// A config a person wrote: comments, an anchor used outside the section, flow style, quoting,
+/// and values PyYAML (what Claude MPM reads the file with) types differently from YAML 1.2.
+const BEFORE: &str =
+    "# my Claude settings\nui: &ui   # shared below\n  theme: dark\n  modes: [a, 'b', \"c\"]\n";
+const SECTION: &str = "socketio:\n  port: 9050   # moved for a test\n  # cors for the dashboard\n  cors_origins: ['*']\n";
+const AFTER: &str = "\n# tools\nagents: {reviewer: {mode: '0o755'}, umask: 0777, octal: 0o755}\nprofile: *ui\nlast: yes";
+
+#[test]
+fn reset_config_changes_only_the_sections_bytes_and_every_other_value_stays_for_pyyaml_too() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".claude/config.yaml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let original = format!("{BEFORE}{SECTION}{AFTER}");
+    std::fs::write(&config, &original).unwrap();
+    let out = mpm_top_command(home.path(), &[])
+        .args(["reset-config", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = std::fs::read_to_string(&config).unwrap();
+    assert!(now.starts_with(BEFORE), "{now}");
+    assert!(
+        now.ends_with(AFTER),
+        "the rest, and no final newline added:\n{now}"
+    );
+    assert!(!now.contains("9050") && now.contains("  port: 8765"));
+    // Every key but the section holds the same value, as PyYAML reads it and as mpm-top does.
+    let script = "import sys, yaml, json\nold, new = (yaml.safe_load(open(p)) for p in sys.argv[1:3])\nold.pop('socketio'); new.pop('socketio')\nprint(json.dumps([old == new, new['agents']]))";
+    let backup = std::fs::read_dir(config.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains(".backup-"))
+        .unwrap()
+        .path();
+    let checked = Command::new(common::python())
+        .args(["-c", script])
+        .arg(&backup)
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said: Value = serde_json::from_slice(&checked.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&checked.stderr)));
+    assert_eq!(said[0], true, "PyYAML sees other values change: {said}");
+    assert_eq!(said[1]["umask"], 511, "0777 is still PyYAML's octal 511");
+    assert_eq!(said[1]["octal"], "0o755", "0o755 is still PyYAML's string");
+    let parse = |t: &str| serde_yaml::from_str::<serde_yaml::Value>(t).unwrap();
+    let (mut old, mut new) = (parse(&original), parse(&now));
+    old.as_mapping_mut().unwrap().remove("socketio");
+    new.as_mapping_mut().unwrap().remove("socketio");
+    assert_eq!(old, new);
+}
