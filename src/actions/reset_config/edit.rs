@@ -98,9 +98,8 @@ fn marks(text: &str, sigil: char) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let code = line.split(" #").next().unwrap_or_default();
-        let mut chars = code.char_indices().peekable();
         let mut quote = None;
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in code.char_indices() {
             match (quote, c) {
                 (None, '"' | '\'') => quote = Some(c),
                 (Some(q), c) if c == q => quote = None,
