@@ -377,7 +377,7 @@ fn reset_config_backs_up_shows_the_change_and_keeps_other_sections() {
 }
 
 /// A config a person wrote: comments, an anchor used outside the section, flow style, quoting,
-/// and values PyYAML (what Claude MPM reads the file with) types differently from YAML 1.2.
+/// and values `PyYAML` (what Claude MPM reads the file with) types differently from YAML 1.2.
 const BEFORE: &str =
     "# my Claude settings\nui: &ui   # shared below\n  theme: dark\n  modes: [a, 'b', \"c\"]\n";
 const SECTION: &str = "socketio:\n  port: 9050   # moved for a test\n  # cors for the dashboard\n  cors_origins: ['*']\n";
