@@ -350,6 +350,16 @@ fn restart_and_reset_confirm_dialogs() {
     insta::assert_snapshot!("restart_dialog", screen(&s, 120, 36));
     update(&mut s, Action::Key(Key::Esc));
     update(&mut s, Action::Key(Key::Char('R')));
+    let diff = [
+        "- port: 9100",
+        "+ port: 8765",
+        "- debug: true",
+        "+ debug: false",
+    ];
+    update(
+        &mut s,
+        Action::ResetPlanned(Ok((true, diff.map(str::to_owned).to_vec()))),
+    );
     insta::assert_snapshot!("reset_dialog", screen(&s, 120, 36));
 }
 

@@ -168,7 +168,7 @@ fn answer(state: &mut State, dialog: Dialog, key: Key) -> Vec<Effect> {
             state.note("confirmed");
             let effect = match dialog {
                 Dialog::Kill(targets) => Effect::Kill(targets),
-                Dialog::ResetConfig { file, .. } => Effect::ResetConfig(file),
+                Dialog::ResetConfig { file, diff, .. } => Effect::ResetConfig { file, diff },
                 Dialog::Restart(shown) => {
                     Effect::Restart(state.target.clone(), Confirmed::Shown(shown))
                 }
@@ -302,13 +302,8 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
             state.dialog = Some(Dialog::Kill(holders));
             Vec::new()
         }
-        'R' => {
-            state.dialog = Some(Dialog::ResetConfig {
-                file: state.config_file.clone(),
-                exists: state.config_file_exists,
-            });
-            Vec::new()
-        }
+        // The dialog shows the change itself, so the file is read first (not here: no I/O).
+        'R' => start(state, Effect::PlanReset(state.config_file.clone())),
         'c' => start(state, Effect::Collect(target)),
         _ => start(state, Effect::Doctor(target)),
     }

@@ -106,12 +106,9 @@ pub enum Action {
     /// The console now monitors this target (after a switch).
     Retargeted(Target),
     /// The configuration, read again (after a reset).
-    Config {
-        /// Its rows.
-        rows: Vec<ConfigRow>,
-        /// Whether the file exists now.
-        file_exists: bool,
-    },
+    Config(Vec<ConfigRow>),
+    /// What resetting the config file would change: exists, and the change; or why it cannot.
+    ResetPlanned(Result<(bool, Vec<String>), String>),
     /// The doctor's worst finding.
     Doctor(Status, String),
     /// Something to tell the user, in mpm-top's log.
@@ -131,8 +128,15 @@ pub enum Effect {
     Restart(Target, Confirmed),
     /// Kill exactly these processes, each proven again first.
     Kill(Vec<Holder>),
-    /// Reset the socketio section of this config file.
-    ResetConfig(String),
+    /// Work out what resetting this config file would change, for the dialog.
+    PlanReset(String),
+    /// Reset the socketio section of this config file, if the change is still the one shown.
+    ResetConfig {
+        /// The file.
+        file: String,
+        /// The change the dialog showed.
+        diff: Vec<String>,
+    },
     /// Write `debug_info.txt` about the target.
     Collect(Target),
     /// Run the doctor on the target.
@@ -149,7 +153,8 @@ impl Effect {
             Effect::StartServer(_) => "start server",
             Effect::Restart(..) => "restart",
             Effect::Kill(_) => "kill port holders",
-            Effect::ResetConfig(_) => "reset config",
+            Effect::PlanReset(_) => "reset config (reading the file)",
+            Effect::ResetConfig { .. } => "reset config",
             Effect::Collect(_) => "collect",
             Effect::Doctor(_) => "doctor",
             Effect::Switch(_) => "switch",
@@ -221,16 +226,29 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.log = old.log;
             state.config = old.config;
             state.config_file = old.config_file;
-            state.config_file_exists = old.config_file_exists;
             state.now = old.now;
             state.focus = old.focus;
             state.filter = old.filter;
             state.rate_window = old.rate_window;
             state.busy = old.busy;
         }
-        Action::Config { rows, file_exists } => {
-            state.config = rows;
-            state.config_file_exists = file_exists;
+        Action::Config(rows) => state.config = rows,
+        Action::ResetPlanned(plan) => {
+            state.busy = None;
+            match plan {
+                Ok((_, diff)) if diff.is_empty() => state.note(format!(
+                    "R: {} already holds the defaults: nothing to do",
+                    state.config_file
+                )),
+                Ok((exists, diff)) => {
+                    state.dialog = Some(Dialog::ResetConfig {
+                        file: state.config_file.clone(),
+                        exists,
+                        diff,
+                    });
+                }
+                Err(why) => state.note(format!("R: {why}")),
+            }
         }
         Action::Doctor(status, reason) => state.worst = Some((status, crate::text::clean(&reason))),
         Action::Note(text) => state.note(text),

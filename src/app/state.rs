@@ -193,6 +193,8 @@ pub enum Dialog {
         file: String,
         /// Whether it exists.
         exists: bool,
+        /// The change, as `mpm-top reset-config` shows it.
+        diff: Vec<String>,
     },
     /// Restart, replacing this server that is not mpm-top's.
     Restart(Vec<Holder>),
@@ -247,8 +249,6 @@ pub struct State {
     pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
     pub config_file: String,
-    /// Whether that file exists.
-    pub config_file_exists: bool,
     /// mpm-top's own log.
     pub log: Ring<String>,
     /// The doctor's worst finding.
@@ -309,7 +309,6 @@ impl State {
             holders: Ok(Vec::new()),
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
-            config_file_exists: true,
             log: Ring::new(LOG_CAPACITY),
             worst: None,
             focus: Pane::Events,

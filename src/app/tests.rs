@@ -158,17 +158,23 @@ fn restarting_a_server_that_is_not_ours_asks_and_ours_does_not() {
         "the dialog's holders travel with the effect"
     );
     update(&mut s, Action::Done("restarted".into()));
-    assert_eq!(press(&mut s, "R"), []);
+    let file = "~/.claude/config.yaml".to_owned();
+    assert_eq!(press(&mut s, "R"), [Effect::PlanReset(file.clone())]);
+    let diff = vec!["- port: 9000".to_owned(), "+ port: 8765".to_owned()];
+    update(&mut s, Action::ResetPlanned(Ok((true, diff.clone()))));
     assert_eq!(
         s.dialog,
         Some(Dialog::ResetConfig {
-            file: "~/.claude/config.yaml".into(),
-            exists: true
-        })
+            file: file.clone(),
+            exists: true,
+            diff: diff.clone()
+        }),
+        "the dialog shows the change itself"
     );
     assert_eq!(
         press(&mut s, "y"),
-        [Effect::ResetConfig("~/.claude/config.yaml".into())]
+        [Effect::ResetConfig { file, diff }],
+        "and acts on exactly that change"
     );
 }
 

@@ -43,22 +43,33 @@ pub async fn carry_out(
         })
         .await
         .map_err(anyhow::Error::from),
-        Effect::ResetConfig(file) => {
+        Effect::PlanReset(file) => {
+            let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
+            let plan = reset_config::plan(&path)
+                .map(|p| (p.exists, p.diff))
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Action::ResetPlanned(plan)).await;
+            return;
+        }
+        Effect::ResetConfig { file, diff } => {
             let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
             let done = reset_config::plan(&path)
-                .and_then(|plan| reset_config::apply(&plan, &audit))
+                .and_then(|plan| {
+                    // Act on exactly the change the dialog showed.
+                    if plan.diff != diff {
+                        anyhow::bail!(
+                            "{file} changed since the dialog showed its change; nothing was changed: press R again"
+                        );
+                    }
+                    reset_config::apply(&plan, &audit)
+                })
                 .map(|backup| match backup {
                     Some(b) => format!("config reset; the old file is at {}", b.display()),
                     None => format!("created {file} with the default socketio: section"),
                 });
             if done.is_ok() {
                 let now = reload();
-                let _ = tx
-                    .send(Action::Config {
-                        rows: crate::config::rows(&now),
-                        file_exists: now.file_status != crate::config::FileStatus::Missing,
-                    })
-                    .await;
+                let _ = tx.send(Action::Config(crate::config::rows(&now))).await;
             }
             done
         }

@@ -209,7 +209,6 @@ async fn main_loop(
     state.now = clock.stamp();
     state.config = crate::config::rows(resolved);
     state.config_file = resolved.file_shown.clone();
-    state.config_file_exists = resolved.file_status != crate::config::FileStatus::Missing;
     state.note(format!(
         "monitoring {target}{}",
         if read_only { " (read-only)" } else { "" }

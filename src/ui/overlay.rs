@@ -45,6 +45,9 @@ fn boxed(
 }
 
 /// Draws whichever overlay is open.
+/// Lines of a change a dialog lists before it says how many more there are.
+const SHOWN: usize = 16;
+
 /// A dialog's title and the exact things it will affect, one line each.
 fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
     match dialog {
@@ -62,21 +65,21 @@ fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
                 .map(|h| format!("  stop {}, then start mpm-top serve", h.describe()))
                 .collect(),
         ),
-        Dialog::ResetConfig { file, exists: true } => (
-            "Reset configuration",
-            vec![format!(
-                "  back up {file}, then reset its socketio: section to the defaults"
-            )],
-        ),
-        Dialog::ResetConfig {
-            file,
-            exists: false,
-        } => (
-            "Reset configuration",
-            vec![format!(
-                "  create {file} (there is none) with the default socketio: section"
-            )],
-        ),
+        Dialog::ResetConfig { file, exists, diff } => {
+            let mut lines = vec![if *exists {
+                format!("  {file}: a backup first, then only its socketio: lines change:")
+            } else {
+                format!("  create {file} (there is none) with the default socketio: section:")
+            }];
+            lines.extend(diff.iter().take(SHOWN).map(|l| format!("    {l}")));
+            if diff.len() > SHOWN {
+                lines.push(format!(
+                    "    … and {} more (mpm-top reset-config shows all)",
+                    diff.len() - SHOWN
+                ));
+            }
+            ("Reset configuration", lines)
+        }
     }
 }
 
