@@ -125,6 +125,29 @@ fn the_console_doctor_and_test_tell_the_truth_about_the_real_server() {
         assert_eq!(check["status"], "ok", "{check:#}");
     }
 
+    // --collect describes the stack that runs: the server's own version, its interpreter and
+    // the packages of its environment, and its own log.
+    let bundle_path = home.path().join("bundle.txt");
+    let out = mpm_top(
+        home.path(),
+        &[&["--collect", bundle_path.to_str().unwrap()], &target[..]].concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle = std::fs::read_to_string(&bundle_path).unwrap();
+    for fact in [
+        "full_version=\"v6.5.83",
+        "claude-mpm 6.5.83",
+        "Python 3.13",
+        &format!("monitor-daemon-{}.log", server.port),
+        "dashboard:welcome",
+    ] {
+        assert!(bundle.contains(fact), "the bundle lacks {fact}:\n{bundle}");
+    }
+
     // The console: kind, clients from dashboard:client:count, the daemon's packet log tailed,
     // and a tool call timed by the hook's own timestamps, seen on the feed and in the log.
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));

@@ -165,7 +165,7 @@ fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_serve
     assert!(progress.contains("collecting: doctor checks"), "{progress}");
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
-        summary.contains("sha256 ") && summary.contains("value(s) redacted"),
+        summary.contains("sha256 ") && summary.contains("redacted: "),
         "{summary}"
     );
     let bundle = std::fs::read_to_string(&out_path).unwrap();
@@ -186,7 +186,10 @@ fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_serve
         "Disks (df)",
         "Configuration with sources",
         "Environment (SOCKETIO_*, CLAUDE*)",
-        "Configuration file ~/.claude/config.yaml",
+        "Configuration file ~/.claude/config.yaml: its socketio: section",
+        "Server process",
+        "Live events",
+        "Redacted",
     ] {
         assert!(
             bundle.contains(&format!("===== {section}")),
@@ -196,6 +199,10 @@ fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_serve
     assert!(
         bundle.contains("INFO tool_start tool=Bash"),
         "the log is in"
+    );
+    assert!(
+        !bundle.contains("tokens:"),
+        "other tools' sections of config.yaml are not copied"
     );
     assert!(
         bundle.contains("[FAIL] health"),
@@ -430,4 +437,44 @@ fn reset_config_changes_only_the_sections_bytes_and_every_other_value_stays_for_
     old.as_mapping_mut().unwrap().remove("socketio");
     new.as_mapping_mut().unwrap().remove("socketio");
     assert_eq!(old, new);
+}
+
+#[test]
+fn collect_replaces_a_symlink_at_its_path_and_never_writes_through_it() {
+    let home = tempfile::tempdir().unwrap();
+    let victim = home.path().join("victim.txt");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out_path = home.path().join("debug_info.txt");
+    std::os::unix::fs::symlink(&victim, &out_path).unwrap();
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port().to_string();
+    let out = mpm_top_command(home.path(), &[])
+        .args([
+            "--collect",
+            out_path.to_str().unwrap(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    assert_eq!(
+        std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "the link's target is untouched"
+    );
+    let meta = std::fs::symlink_metadata(&out_path).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link was replaced by the bundle"
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 }

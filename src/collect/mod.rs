@@ -4,11 +4,12 @@
 //! bounded, secrets redacted, and the file written with mode 0600.
 
 mod redact;
+mod stack;
 mod system;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -35,6 +36,8 @@ pub struct Bundle {
     pub sha256: String,
     /// Secrets replaced.
     pub redacted: usize,
+    /// The same, by kind: `3 (2 authorization header, 1 provider key)`.
+    pub redacted_kinds: String,
 }
 
 /// Collects everything and writes it to `path`, reporting progress on `progress`.
@@ -62,49 +65,81 @@ pub async fn collect(
         target.url()
     );
     step("system and versions");
-    system_sections(&mut out).await;
+    section(&mut out, "System (uname -a)", &system::uname());
+    step("the server: version, process, interpreter and packages");
+    // What waits on the server runs together: a hung server costs one timeout, not five.
+    // (Boxed: together the three futures are large to keep on the stack.)
+    let (pid, doctor_text, live) = tokio::join!(
+        Box::pin(server_sections(target, &mut out, &mut r)),
+        Box::pin(doctor_text(resolved, target)),
+        Box::pin(stack::live_events(target))
+    );
     step("doctor checks");
-    doctor_section(resolved, target, &mut out, &mut r).await;
-    step("server log");
+    section(&mut out, "Doctor", &r.text(&doctor_text));
+    step("server logs");
     log_sections(resolved, &mut out, &mut r);
+    if let Some((path, text)) = pid.and_then(|p| stack::claude_mpm_log(p, target.port)) {
+        section(
+            &mut out,
+            &format!("Claude MPM's log: the last lines of {path}"),
+            &r.text(&text),
+        );
+    }
+    section(
+        &mut out,
+        &format!(
+            "Live events: what the server sent a new client in {} s",
+            stack::LISTEN.as_secs()
+        ),
+        &r.text(&live),
+    );
     step("processes and sockets");
     process_sections(target.port, &mut out, &mut r).await;
     step("configuration");
     config_sections(resolved, &mut out, &mut r);
+    let _ = writeln!(out, "\n===== Redacted =====\n{}", r.summary());
     step("writing");
     let bytes = out.into_bytes();
     write_private(path, &bytes)?;
     Ok(Bundle {
         size: bytes.len(),
         sha256: hex(&Sha256::digest(&bytes)),
-        redacted: r.count,
+        redacted: r.count(),
+        redacted_kinds: r.summary(),
     })
 }
 
-async fn system_sections(out: &mut String) {
-    section(out, "System (uname -a)", &system::uname());
-    let python = tokio::task::spawn_blocking(system::python_versions)
-        .await
-        .unwrap_or_default();
+/// The server as it reports itself, and the process that holds its port; that process's PID.
+async fn server_sections(target: &Target, out: &mut String, r: &mut Redactor) -> Option<u32> {
     section(
         out,
         "Versions",
-        &format!("mpm-top {}\n{python}", env!("CARGO_PKG_VERSION")),
+        &format!(
+            "mpm-top {} (collecting)\n{}",
+            env!("CARGO_PKG_VERSION"),
+            stack::server_version(target).await
+        ),
     );
+    let owned = target.clone();
+    let (text, pid) = tokio::task::spawn_blocking(move || stack::server_process(&owned))
+        .await
+        .unwrap_or_else(|_| (String::new(), None));
+    section(
+        out,
+        "Server process: its interpreter and the packages of its environment",
+        &r.text(&text),
+    );
+    pid
 }
 
-async fn doctor_section(resolved: &Resolved, target: &Target, out: &mut String, r: &mut Redactor) {
+async fn doctor_text(resolved: &Resolved, target: &Target) -> String {
     let facts = doctor::gather(resolved, target).await;
     let results = checks::evaluate(&facts, &[]);
     let plain = doctor::Style {
         unicode: false,
         colour: false,
     };
-    section(
-        out,
-        "Doctor",
-        &r.text(&doctor::to_text(&target.url(), &results, plain)),
-    );
+    doctor::to_text(&target.url(), &results, plain)
 }
 
 fn log_sections(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
@@ -224,13 +259,29 @@ fn config_sections(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
             &env_text
         },
     );
+    // Only the section mpm-top reads: the rest of the file belongs to other tools.
     let file_text = match std::fs::read(resolved_file(resolved)) {
-        Ok(bytes) => r.text(&String::from_utf8_lossy(&bytes)),
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let others = serde_yaml::from_str::<serde_yaml::Value>(&text)
+                .ok()
+                .and_then(|v| v.as_mapping().map(serde_yaml::Mapping::len))
+                .map_or(0, |n| n.saturating_sub(1));
+            let block = crate::actions::reset_config::section_text(&text)
+                .unwrap_or("(no socketio: section)\n");
+            format!(
+                "{}(its {others} other top-level key(s) belong to other tools and are not copied)\n",
+                r.text(block)
+            )
+        }
         Err(e) => format!("({e})\n"),
     };
     section(
         out,
-        &format!("Configuration file {}", resolved.file_shown),
+        &format!(
+            "Configuration file {}: its socketio: section",
+            resolved.file_shown
+        ),
         &file_text,
     );
 }
@@ -249,17 +300,32 @@ fn section(out: &mut String, title: &str, body: &str) {
     }
 }
 
-/// Writes with mode 0600 from the first byte (and tightens an existing file's mode).
+/// Writes `bytes` to `path`, readable only by the user from the first byte: into a new file
+/// beside it (created, never opened through a link), then renamed over `path`. A symlink at
+/// `path` is replaced by the file, never followed: what it pointed at is not touched.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(
+        || "debug_info.txt".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(bytes)?;
-    file.sync_all()
+        .open(&tmp)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -278,12 +344,12 @@ pub async fn run(resolved: &Resolved, path: &Path) -> u8 {
     match collect(resolved, &target, path, &mut std::io::stderr()).await {
         Ok(bundle) => {
             println!(
-                "wrote {} ({} bytes, sha256 {}) in {:.1} s; {} value(s) redacted; the file is readable only by you",
+                "wrote {} ({} bytes, sha256 {}) in {:.1} s; redacted: {}; the file is readable only by you",
                 path.display(),
                 bundle.size,
                 bundle.sha256,
                 started.elapsed().as_secs_f64(),
-                bundle.redacted
+                bundle.redacted_kinds
             );
             0
         }

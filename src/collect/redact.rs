@@ -1,6 +1,9 @@
-//! Keeping secrets out of the debug bundle: values of secret-looking names, bearer tokens and
-//! API-key-looking strings become `[REDACTED]`, and the home directory becomes `~`.
+//! Keeping secrets out of the debug bundle. Each shape a secret takes is a rule with a name;
+//! what a rule matches becomes `[REDACTED]` (keeping what says what it was: `Authorization:`,
+//! `password=`, `https://`), the home directory becomes `~`, and the bundle's summary counts
+//! what was hidden, by kind.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -10,7 +13,17 @@ use regex::Regex;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Name fragments that mark a variable or key as secret.
-const SECRET_WORDS: [&str; 6] = ["TOKEN", "SECRET", "KEY", "PASSWORD", "AUTH", "COOKIE"];
+const SECRET_WORDS: [&str; 9] = [
+    "TOKEN",
+    "SECRET",
+    "KEY",
+    "PASSWORD",
+    "PASSWD",
+    "AUTH",
+    "COOKIE",
+    "CREDENTIAL",
+    "WEBHOOK",
+];
 
 /// Whether a variable or key called `name` holds a secret.
 #[must_use]
@@ -19,56 +32,132 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
 
-fn patterns() -> &'static [(Regex, &'static str)] {
-    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
+/// A secret-looking name inside a pattern (`api_key`, `client-secret`, `X-Auth-Token`).
+const NAME: &str = r"[A-Za-z0-9_-]*(?:token|secret|key|password|passwd|pwd|auth|cookie|credential|webhook)[A-Za-z0-9_-]*";
+
+/// The rules, most specific first: (kind, pattern, replacement).
+fn rules() -> &'static [(&'static str, Regex, String)] {
+    static RULES: OnceLock<Vec<(&'static str, Regex, String)>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let r = REDACTED;
         [
-            // `Authorization: Bearer x`, `bearer=x`
-            (r"(?i)\b(bearer)(\s+|=)[A-Za-z0-9._~+/=-]+", "$1$2[REDACTED]"),
-            // `token=x`, `"api_key": "x"`, `password: x`, `Cookie: x`
-            (r#"(?i)\b([A-Za-z_]*(?:token|secret|key|password|passwd|auth|cookie)[A-Za-z_]*)("?\s*[=:]\s*"?)[^\s",}]+"#, "$1$2[REDACTED]"),
-            // Provider keys: OpenAI/Anthropic style, GitHub, Slack, AWS.
-            (r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}", REDACTED),
-            (r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}", REDACTED),
-            (r"\bxox[abpr]-[A-Za-z0-9-]{10,}", REDACTED),
-            (r"\bAKIA[0-9A-Z]{16}\b", REDACTED),
+            (
+                "private key",
+                r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)"
+                    .to_owned(),
+                format!("-----{r} PRIVATE KEY-----"),
+            ),
+            (
+                "authorization header",
+                r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*)(?:(basic|bearer|token|digest|negotiate)\s+)?[^\s,;]+"
+                    .to_owned(),
+                format!("${{1}}${{2}} {r}"),
+            ),
+            (
+                "bearer or token",
+                r"(?i)\b(bearer|token)(\s+|=)[A-Za-z0-9._~+/=-]{8,}".to_owned(),
+                format!("$1$2{r}"),
+            ),
+            (
+                "URL credentials",
+                r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]+:[^\s/@]+@".to_owned(),
+                format!("$1{r}@"),
+            ),
+            (
+                "webhook URL",
+                r"(?i)\b(hooks\.slack\.com/services/|discord(?:app)?\.com/api/webhooks/)[A-Za-z0-9/_-]+"
+                    .to_owned(),
+                format!("$1{r}"),
+            ),
+            (
+                "command-line secret",
+                r"(?i)(\s--?(?:password|passwd|pass|pwd|token|secret|api[-_]?key|auth|key)(?:=|\s+))\S+|(\s-p)([^\s-]\S*)"
+                    .to_owned(),
+                format!("${{1}}${{2}}{r}"),
+            ),
+            (
+                "URL-encoded secret",
+                format!(r"(?i)\b({NAME})(%3D|%3A)[^\s&]+"),
+                format!("$1$2{r}"),
+            ),
+            (
+                "provider key",
+                r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+                    .to_owned(),
+                r.to_owned(),
+            ),
+            (
+                "secret-named value",
+                format!(r#"(?i)\b({NAME})("?\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s",}}]+)"#),
+                format!("$1$2{r}"),
+            ),
         ]
         .into_iter()
-        .filter_map(|(re, with)| Some((Regex::new(re).ok()?, with)))
+        .filter_map(|(kind, re, with)| Some((kind, Regex::new(&re).ok()?, with)))
         .collect()
     })
 }
 
-/// Redacts text, counting what it replaced.
+/// Redacts text, counting what it replaced by kind.
 #[derive(Debug)]
 pub struct Redactor {
     home: Option<String>,
-    /// Secrets replaced so far.
-    pub count: usize,
+    /// Secrets replaced so far, by kind.
+    pub kinds: BTreeMap<&'static str, usize>,
 }
 
 impl Redactor {
-    /// A redactor that also writes `home` as `~`.
+    /// A redactor that also writes `home` as `~` (with or without a trailing `/`).
     #[must_use]
     pub fn new(home: Option<&Path>) -> Redactor {
         let home = home
-            .map(|h| h.display().to_string())
-            .filter(|h| h.len() > 1);
-        Redactor { home, count: 0 }
+            .map(|h| h.display().to_string().trim_end_matches('/').to_owned())
+            .filter(|h| !h.is_empty());
+        Redactor {
+            home,
+            kinds: BTreeMap::new(),
+        }
+    }
+
+    /// Secrets replaced so far.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.kinds.values().sum()
+    }
+
+    /// `3 (2 authorization header, 1 provider key)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        if self.kinds.is_empty() {
+            return "0".into();
+        }
+        let each: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!("{} ({})", self.count(), each.join(", "))
     }
 
     /// `text` with secrets replaced and the home directory shown as `~`.
     pub fn text(&mut self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (re, with) in patterns() {
-            let found = re
-                .find_iter(&out)
-                .filter(|m| !m.as_str().ends_with(REDACTED))
-                .count();
+        for (kind, re, with) in rules() {
+            let mut found = 0;
+            let replaced = re.replace_all(&out, |caps: &regex::Captures| {
+                let whole = caps.get(0).map_or("", |m| m.as_str());
+                let end = caps.get(0).map_or(0, |m| m.end());
+                // Already hidden by an earlier rule (`Authorization: Basic [REDACTED]` is not
+                // a secret named Authorization whose value is "Basic").
+                if whole.contains(REDACTED) || out[end..].starts_with(&format!(" {REDACTED}")) {
+                    return whole.to_owned();
+                }
+                found += 1;
+                let mut to = String::new();
+                caps.expand(with, &mut to);
+                to.replace("  ", " ")
+            });
+            let replaced = replaced.into_owned();
             if found > 0 {
-                self.count += found;
-                out = re.replace_all(&out, *with).into_owned();
+                *self.kinds.entry(kind).or_default() += found;
             }
+            out = replaced;
         }
         match &self.home {
             Some(home) => out.replace(home.as_str(), "~"),
@@ -79,7 +168,7 @@ impl Redactor {
     /// `NAME=value`, with the value hidden when the name is secret.
     pub fn variable(&mut self, name: &str, value: &str) -> String {
         if is_secret_name(name) {
-            self.count += 1;
+            *self.kinds.entry("secret-named variable").or_default() += 1;
             format!("{name}={REDACTED}")
         } else {
             self.text(&format!("{name}={value}"))
@@ -91,38 +180,106 @@ impl Redactor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_of_every_kind_are_replaced_and_counted() {
-        let mut r = Redactor::new(Some(Path::new("/home/alice")));
-        let line = "GET /x Authorization: Bearer abc.def-ghi token=t0k3n key sk-ant-api03-AAAAAAAAAAAAAAAAAAAA ghp_0123456789abcdefghijABCD in /home/alice/proj";
-        let out = r.text(line);
-        for secret in [
+    /// Each planted secret, the text around it, and what must be left of the line.
+    const PLANTED: [(&str, &str, &str); 17] = [
+        (
+            "Authorization: Basic dXNlcjpodW50ZXIy",
+            "dXNlcjpodW50ZXIy",
+            "Authorization: Basic [REDACTED]",
+        ),
+        (
+            "Authorization: Bearer abc.def-ghi",
             "abc.def-ghi",
-            "t0k3n",
+            "Authorization: Bearer [REDACTED]",
+        ),
+        (
+            "Proxy-Authorization: Token tok123456789",
+            "tok123456789",
+            "Proxy-Authorization: Token [REDACTED]",
+        ),
+        (
+            "curl -H 'x' Bearer eyJhbGciOiJIUzI1NiJ9.x.y",
+            "eyJhbGciOiJIUzI1NiJ9",
+            "Bearer [REDACTED]",
+        ),
+        (
+            "redis://admin:hunter2@127.0.0.1:6379/0",
+            "hunter2",
+            "redis://[REDACTED]@127.0.0.1",
+        ),
+        (
+            "password: \"correct horse battery staple\"",
+            "battery staple",
+            "password: [REDACTED]",
+        ),
+        ("db_passwd='two words'", "two words", "db_passwd=[REDACTED]"),
+        (
+            "mysqld --password s3cr3tpw --port 3306",
+            "s3cr3tpw",
+            "--password [REDACTED] --port 3306",
+        ),
+        (
+            "mysql -uroot -pS3cretPW db",
+            "S3cretPW",
+            "-uroot -p[REDACTED] db",
+        ),
+        (
+            "GET /cb?client_secret%3Dabcdef123456&x=1",
+            "abcdef123456",
+            "client_secret%3D[REDACTED]&x=1",
+        ),
+        (
+            "https://hooks.slack.com/services/T0001/B0002/XXXXXXXXXXXXXXXX",
+            "XXXXXXXX",
+            "hooks.slack.com/services/[REDACTED]",
+        ),
+        ("key ghp_0123456789abcdefghijABCD end", "ghp_0123", " end"),
+        ("SLACK xoxb-1234567890-abcdefghij end", "xoxb-123", " end"),
+        (
+            "anthropic sk-ant-api03-AAAAAAAAAAAAAAAAAAAA end",
             "sk-ant-api03",
-            "ghp_0123",
-            "/home/alice",
-        ] {
-            assert!(!out.contains(secret), "{secret} in {out}");
+            " end",
+        ),
+        (
+            "aws AKIAABCDEFGHIJKLMNOP end",
+            "AKIAABCDEFGHIJKLMNOP",
+            " end",
+        ),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAKC\n-----END RSA PRIVATE KEY-----\nafter",
+            "MIIEow",
+            "\nafter",
+        ),
+        ("  api_key: \"xyz\"", "xyz", "api_key: [REDACTED]"),
+    ];
+
+    #[test]
+    fn every_shape_of_secret_is_replaced_and_counted_by_kind() {
+        for (line, secret, left) in PLANTED {
+            let mut r = Redactor::new(None);
+            let out = r.text(line);
+            assert!(!out.contains(secret), "{secret} survived in {out:?}");
+            assert!(out.contains(left), "{line:?} became {out:?}");
+            assert!(r.count() >= 1, "{line:?} was not counted");
         }
-        assert!(
-            out.starts_with("GET /x Authorization: [REDACTED]") && out.ends_with("in ~/proj"),
-            "{out}"
-        );
-        assert!(r.count >= 4, "{}", r.count);
-        assert_eq!(Redactor::new(None).text("Bearer abc"), "Bearer [REDACTED]");
+        let mut r = Redactor::new(None);
+        r.text("Authorization: Basic abc and xoxb-1234567890-abcdefghij");
+        assert_eq!(r.summary(), "2 (1 authorization header, 1 provider key)");
+    }
+
+    #[test]
+    fn ordinary_lines_and_home_paths() {
+        let mut r = Redactor::new(Some(Path::new("/home/alice/")));
+        assert_eq!(r.text("in /home/alice/proj"), "in ~/proj");
         assert_eq!(
-            r.text("  api_key: \"xyz\"\n"),
-            "  api_key: \"[REDACTED]\"\n"
+            r.text("INFO connect sid=abc clients=1 --port 8765 -v"),
+            "INFO connect sid=abc clients=1 --port 8765 -v"
         );
+        assert_eq!(r.count(), 0);
         assert_eq!(
             r.variable("SOCKETIO_AUTH_TOKEN", "s3cret"),
             "SOCKETIO_AUTH_TOKEN=[REDACTED]"
         );
         assert_eq!(r.variable("SOCKETIO_PORT", "8765"), "SOCKETIO_PORT=8765");
-        assert_eq!(
-            r.text("INFO connect sid=abc clients=1"),
-            "INFO connect sid=abc clients=1"
-        );
     }
 }

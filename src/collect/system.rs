@@ -2,13 +2,8 @@
 //! Python versions the guide asks for (the one thing that needs Python itself).
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use sysinfo::{Disks, ProcessRefreshKind, ProcessesToUpdate, System, Users};
-
-/// How long Python may take to report its versions.
-const PYTHON_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn gib(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)] // display only
@@ -30,33 +25,6 @@ pub fn uname() -> String {
     )
 }
 
-/// `python --version` and the versions of python-socketio and aiohttp, if Python is there.
-#[must_use]
-pub fn python_versions() -> String {
-    const SCRIPT: &str = "import sys\nprint('Python', sys.version.split()[0])\nimport importlib.metadata as m\nfor p in ('python-socketio', 'python-engineio', 'aiohttp', 'claude-mpm'):\n    try: print(p, m.version(p))\n    except Exception: print(p, 'not installed')\n";
-    let Ok(mut child) = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
-        return "Python: python3 not found\n".into();
-    };
-    let deadline = Instant::now() + PYTHON_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            let out = child
-                .wait_with_output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-            return out.unwrap_or_default();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    format!("Python: python3 did not answer within {PYTHON_TIMEOUT:?}\n")
-}
-
 /// The 20 busiest processes, `top -b -n 1 | head -20` style.
 #[must_use]
 pub fn top() -> String {
@@ -70,7 +38,12 @@ pub fn top() -> String {
     std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
     system.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
     let users = Users::new_with_refreshed_list();
-    let mut procs: Vec<_> = system.processes().values().collect();
+    // Threads are listed by sysinfo as processes of their own: the guide's `top` shows processes.
+    let mut procs: Vec<_> = system
+        .processes()
+        .values()
+        .filter(|p| p.thread_kind().is_none())
+        .collect();
     procs.sort_by(|a, b| {
         b.cpu_usage()
             .total_cmp(&a.cpu_usage())

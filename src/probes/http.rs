@@ -185,6 +185,21 @@ async fn bounded(
         .map_err(|_| ProbeError::Timeout(millis(timeout)))?
 }
 
+/// `GET url` as JSON, bounded like every probe.
+///
+/// # Errors
+/// When nothing answers in time, the status is not a success, or the body is not JSON.
+pub async fn get_json(url: &str, timeout: Duration) -> Result<Value, ProbeError> {
+    let (status, body) = bounded(client().get(url), timeout).await?;
+    match serde_json::from_str::<Value>(&body) {
+        Ok(v) if status.is_success() => Ok(v),
+        _ => Err(ProbeError::Unexpected(format!(
+            "HTTP {status}: {}",
+            crate::text::clean(&truncate(&body, 80))
+        ))),
+    }
+}
+
 /// `GET /health`.
 ///
 /// # Errors

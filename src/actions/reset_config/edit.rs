@@ -92,6 +92,13 @@ fn find(text: &str) -> Result<Option<Block>, String> {
     }))
 }
 
+/// The `socketio:` block of `text` as written, when it has one that can be cut out as text.
+#[must_use]
+pub fn section_text(text: &str) -> Option<&str> {
+    let block = find(text).ok()??;
+    Some(&text[block.start..block.end])
+}
+
 /// Anchors (`&name`) and aliases (`*name`) in `text`, roughly: enough to see one cross the
 /// block's edge.
 fn marks(text: &str, sigil: char) -> Vec<String> {

@@ -6,6 +6,8 @@
 
 mod edit;
 
+pub use edit::section_text;
+
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
