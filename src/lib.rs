@@ -22,6 +22,7 @@
 //! - [`collect`]: the debug bundle, redacted, written 0600.
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
+//! - [`files`]: the user's files (log, audit log, PID file, backups, bundle), 0600.
 //! - [`target`]: the one server a console, `doctor` or action is about, and how it was chosen.
 //! - [`text`]: the one sanitiser every string from outside passes before it is drawn or logged.
 //! - [`bounded`]: the ring and the capped counter map every buffer fed from outside uses.
@@ -43,6 +44,7 @@ pub mod conn_test;
 pub mod console;
 pub mod doctor;
 pub mod fd_limit;
+pub mod files;
 pub mod probes;
 pub mod serve;
 pub mod sio_client;

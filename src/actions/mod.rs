@@ -63,11 +63,7 @@ impl Audit {
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-        {
+        if let Ok(mut f) = crate::files::append_private(&self.path) {
             let _ = f.write_all(line.as_bytes());
         }
     }

@@ -1,7 +1,7 @@
 //! The server log file: appended, never truncated, and reopened when something outside
 //! (logrotate, a user) renames, deletes or replaces it, so the server keeps logging to the path.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ impl LogFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::files::append_private(path)?;
         let inode = file.metadata()?.ino();
         Ok(LogFile {
             path: path.to_owned(),

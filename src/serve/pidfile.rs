@@ -62,7 +62,8 @@ impl PidFile {
                 .with_context(|| format!("cannot create '{}'", dir.display()))?;
         }
         let tmp = path.with_extension(format!("pid.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, format!("{}\n", std::process::id()))
+        let _ = std::fs::remove_file(&tmp); // a leftover of this same PID, long dead
+        crate::files::create_private(&tmp, format!("{}\n", std::process::id()).as_bytes())
             .and_then(|()| std::fs::rename(&tmp, path))
             .with_context(|| format!("cannot write the PID file '{}'", tilde(path, home)))?;
         Ok(PidFile {
