@@ -478,3 +478,52 @@ fn collect_replaces_a_symlink_at_its_path_and_never_writes_through_it() {
     );
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 }
+
+#[test]
+fn reset_config_writes_through_a_symlink_and_two_resets_in_a_second_keep_two_backups() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".claude")).unwrap();
+    std::fs::create_dir_all(home.path().join("dotfiles")).unwrap();
+    let real = home.path().join("dotfiles/claude-config.yaml");
+    let link = home.path().join(".claude/config.yaml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let original = "# mine\nsocketio:\n  port: 9050\n";
+    for _ in 0..2 {
+        std::fs::write(&real, original).unwrap();
+        let out = mpm_top_command(home.path(), &[])
+            .args(["reset-config", "--yes"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is still a link"
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .starts_with("# mine\nsocketio:\n  host: localhost")
+    );
+    let backups: Vec<_> = std::fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".backup-"))
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    for backup in backups {
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+        assert_eq!(
+            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
