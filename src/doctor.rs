@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::checks::{self, Check, Facts, LogFacts, Status, Timed};
 use crate::config::{Resolved, tilde};
 use crate::probes::http;
-use crate::probes::{pidfiles, process, sockets};
+use crate::probes::{pidfiles, process};
 use crate::target::Target;
 
 /// Version of the `--json` document.
@@ -46,9 +46,19 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
         .cloned()
         .unwrap_or_else(|| "http://localhost:3000".into());
     let port = target.port;
+    let owned = target.clone();
     let other_ports = http::discovery_ports(s.port_range, port);
     let (holders, health, handshake, websocket, cors, elsewhere) = tokio::join!(
-        timed(blocking(move || sockets::holders(port), Vec::new())),
+        timed(blocking(
+            move || {
+                // The same holders the actions would stop: on the target's address, never
+                // mpm-top itself; none for a target on another machine.
+                crate::actions::holder::current(&owned)
+                    .map(|hs| hs.into_iter().map(|h| h.process).collect())
+                    .unwrap_or_default()
+            },
+            Vec::new()
+        )),
         timed(http::health(&base, PROBE_TIMEOUT)),
         timed(http::handshake(&base, PROBE_TIMEOUT)),
         timed(http::websocket_upgrade(&base, PROBE_TIMEOUT)),

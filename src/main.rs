@@ -184,7 +184,7 @@ fn reset_config(resolved: &Resolved, yes: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for line in &plan.diff {
-        println!("  {line}");
+        println!("  {}", mpm_top::text::sanitize(line));
     }
     if !confirm("Write this change (the old file is backed up first)?", yes) {
         eprintln!("mpm-top reset-config: nothing was changed");

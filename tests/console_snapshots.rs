@@ -116,14 +116,14 @@ fn steady() -> State {
     let sockets = vec![
         SocketRow {
             state: "LISTEN".into(),
-            local: "127.0.0.1:8765".into(),
+            local: "127.0.0.1:9100".into(),
             remote: "0.0.0.0:0".into(),
             owners: vec![server()],
             inode: 501,
         },
         SocketRow {
             state: "ESTABLISHED".into(),
-            local: "127.0.0.1:8765".into(),
+            local: "127.0.0.1:9100".into(),
             remote: "127.0.0.1:50001".into(),
             owners: vec![server()],
             inode: 502,
@@ -132,7 +132,8 @@ fn steady() -> State {
     let holders = Ok(vec![Holder {
         process: server(),
         inode: 501,
-        local: "127.0.0.1:8765".into(),
+        local: "127.0.0.1:9100".into(),
+        is_mpm_top: true,
     }]);
     update(
         &mut s,
@@ -263,7 +264,7 @@ fn kill_confirm_dialog() {
             process: None,
             sockets: vec![SocketRow {
                 state: "LISTEN".into(),
-                local: "127.0.0.1:8765".into(),
+                local: "127.0.0.1:9100".into(),
                 remote: "0.0.0.0:0".into(),
                 owners: vec![foreign.clone()],
                 inode: 777,
@@ -271,7 +272,8 @@ fn kill_confirm_dialog() {
             holders: Ok(vec![Holder {
                 process: foreign,
                 inode: 777,
-                local: "127.0.0.1:8765".into(),
+                local: "127.0.0.1:9100".into(),
+                is_mpm_top: false,
             }]),
             at: at(7.0),
         },

@@ -159,7 +159,8 @@ fn quitting_while_an_action_runs_does_not_wait_for_it() {
     let mut tty = Tty::spawn("mpm-top", &args, home.path(), &path);
     tty.wait_for("LISTEN"); // the socket table names the holder
     tty.keys("K");
-    tty.wait_for(&format!("PID {}", holder.id()));
+    tty.wait_for("Kill port holders"); // the dialog, naming the holder
+    tty.wait_for(&format!("SIGTERM, then SIGKILL: PID {}", holder.id()));
     tty.keys("y");
     tty.wait_for("running: kill port holders");
     // The kill now waits out SIGTERM's grace period (10 s) before SIGKILL; quitting does not.

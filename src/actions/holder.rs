@@ -21,6 +21,9 @@ pub struct Holder {
     pub inode: u32,
     /// The address it listens on.
     pub local: String,
+    /// Whether it runs this very mpm-top program (the same executable file): what makes a
+    /// server mpm-top's own, where a name or a `/health` answer is only what a process says.
+    pub is_mpm_top: bool,
 }
 
 impl Holder {
@@ -108,6 +111,7 @@ pub fn from_rows(rows: &[SocketRow], target: &Target) -> Result<Vec<Holder>, Str
                 process: p.clone(),
                 inode: r.inode,
                 local: r.local.clone(),
+                is_mpm_top: runs_this_program(p.pid),
             })
         })
         .filter(|h| h.process.pid != std::process::id())
@@ -115,6 +119,16 @@ pub fn from_rows(rows: &[SocketRow], target: &Target) -> Result<Vec<Holder>, Str
     holders.sort_by_key(|h| (h.process.pid, h.inode));
     holders.dedup_by_key(|h| h.process.pid);
     Ok(holders)
+}
+
+/// Whether `pid` runs the same executable file as this process (device and inode of its
+/// `/proc/PID/exe`).
+fn runs_this_program(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let theirs = std::fs::metadata(format!("/proc/{pid}/exe")).map(id);
+    let ours = std::env::current_exe().and_then(std::fs::metadata).map(id);
+    matches!((theirs, ours), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The holders of `target` now, from the socket table; blocking.
@@ -127,45 +141,55 @@ pub fn current(target: &Target) -> Result<Vec<Holder>, String> {
     from_rows(&rows, target)
 }
 
+/// Why a holder must not be signalled now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// It has exited: nothing to do.
+    Gone,
+    /// It must not be touched, and why.
+    Refused(String),
+}
+
 /// Why `holder` must not be signalled now, if it must not: it is gone or is another process
 /// under the same PID, it no longer holds the socket, or it lives in another PID namespace or
 /// belongs to another user (those two only with `force`).
 ///
 /// # Errors
-/// The reason, for the user.
-pub fn check(holder: &Holder, force: bool) -> Result<(), String> {
+/// [`NotNow`], with the reason for the user.
+pub fn check(holder: &Holder, force: bool) -> Result<(), NotNow> {
     let pid = holder.process.pid;
+    let refuse = |why: String| Err(NotNow::Refused(why));
     if pid <= 1 {
-        return Err("PID 1 is never signalled".into());
+        return refuse("PID 1 is never signalled".into());
     }
     if pid == std::process::id() {
-        return Err("that is this mpm-top itself".into());
+        return refuse("that is this mpm-top itself".into());
     }
     match start_ticks(pid) {
-        None => return Err(format!("PID {pid} has exited")),
+        None => return Err(NotNow::Gone),
         Some(t) if t != holder.process.start_time => {
             let now = describe(pid).map_or_else(String::new, |p| format!(" ({})", p.command()));
-            return Err(format!(
+            return refuse(format!(
                 "PID {pid} is now a different process{now}: it was not touched"
             ));
         }
         Some(_) => {}
     }
     if !holds_socket(pid, holder.inode) {
-        return Err(format!(
+        return refuse(format!(
             "PID {pid} no longer holds the listening socket on {}: it was not touched",
             holder.local
         ));
     }
     if !force {
         if namespace(pid) != namespace(std::process::id()) {
-            return Err(format!(
+            return refuse(format!(
                 "PID {pid} lives in another PID namespace (a container): its number means something else there; --force to stop it anyway"
             ));
         }
         let mine = nix::unistd::geteuid().as_raw().to_string();
         if holder.process.uid.as_deref().is_some_and(|uid| uid != mine) {
-            return Err(format!(
+            return refuse(format!(
                 "PID {pid} belongs to another user (uid {}); --force to stop it anyway",
                 holder.process.uid.as_deref().unwrap_or("?")
             ));
@@ -230,7 +254,10 @@ mod tests {
             process: describe(std::process::id()).unwrap(),
             inode: row.inode,
             local: row.local.clone(),
+            is_mpm_top: runs_this_program(std::process::id()),
         };
+        assert!(me.is_mpm_top, "this process runs its own executable");
+        assert!(!runs_this_program(1), "PID 1 does not");
         assert!(holds_socket(me.process.pid, me.inode));
         assert!(
             from_rows(&rows, &target("127.0.0.1", port))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
 use super::Audit;
-use super::holder::{Holder, check};
+use super::holder::{Holder, NotNow, check};
 use crate::probes::process::start_ticks;
 
 /// How long a process gets between SIGTERM and SIGKILL, as the guide's restart allows.
@@ -44,8 +44,8 @@ fn pin(holder: &Holder, force: bool) -> Result<OwnedFd, Outcome> {
     };
     match check(holder, force) {
         Ok(()) => Ok(fd),
-        Err(why) if why.ends_with("has exited") => Err(Outcome::AlreadyGone),
-        Err(why) => Err(Outcome::Refused(why)),
+        Err(NotNow::Gone) => Err(Outcome::AlreadyGone),
+        Err(NotNow::Refused(why)) => Err(Outcome::Refused(why)),
     }
 }
 
@@ -103,8 +103,19 @@ pub fn terminate(
         audit.step(action, &who, "exited");
         return Outcome::Terminated;
     }
-    // Still there: the pidfd still names the same process (a PID reused meanwhile would be
-    // another process, which the pidfd cannot reach).
+    // Still there: proven once more (it may have let go of the socket meanwhile); the pidfd
+    // still names the same process, so a PID reused meanwhile cannot be reached.
+    match check(holder, force) {
+        Ok(()) => {}
+        Err(NotNow::Gone) => {
+            audit.step(action, &who, "exited");
+            return Outcome::Terminated;
+        }
+        Err(NotNow::Refused(why)) => {
+            audit.step(action, &who, &format!("not killed: {why}"));
+            return Outcome::Refused(why);
+        }
+    }
     match send(&fd, Signal::KILL) {
         Ok(()) => {
             wait_gone(holder, Duration::from_secs(2));
@@ -120,6 +131,50 @@ pub fn terminate(
             Outcome::Failed(e)
         }
     }
+}
+
+/// Stops the holders a dialog showed for `target`: each only if it still holds the target's
+/// listening socket now (the socket table is read again), then proven once more before each
+/// signal. What happened to each, or why nothing happened.
+///
+/// # Errors
+/// When any shown holder was refused or could not be stopped (the others still are).
+pub fn stop_shown(
+    target: &crate::target::Target,
+    shown: &[Holder],
+    audit: &Audit,
+) -> anyhow::Result<String> {
+    let now = super::holder::current(target).map_err(anyhow::Error::msg)?;
+    let same = |a: &Holder, b: &Holder| {
+        (a.process.pid, a.process.start_time, a.inode)
+            == (b.process.pid, b.process.start_time, b.inode)
+    };
+    let mut said = Vec::new();
+    let mut trouble = false;
+    for h in shown {
+        let outcome = if now.iter().any(|n| same(n, h)) {
+            terminate(h, false, GRACE, audit, "kill")
+        } else {
+            let why = format!(
+                "PID {} no longer holds {}: it was not touched",
+                h.process.pid,
+                target.authority()
+            );
+            audit.step("kill", &h.describe(), &format!("refused: {why}"));
+            Outcome::Refused(why)
+        };
+        trouble |= matches!(outcome, Outcome::Refused(_) | Outcome::Failed(_));
+        said.push(match outcome {
+            Outcome::Terminated => format!("PID {} exited after SIGTERM", h.process.pid),
+            Outcome::Killed => format!("PID {} was killed (SIGKILL)", h.process.pid),
+            Outcome::AlreadyGone => format!("PID {} had already exited", h.process.pid),
+            Outcome::Refused(why) | Outcome::Failed(why) => why,
+        });
+    }
+    if trouble {
+        anyhow::bail!("{}", said.join("; "));
+    }
+    Ok(said.join("; "))
 }
 
 /// The listing shown before asking: one line per target.

@@ -125,12 +125,13 @@ pub async fn start_server(
     }
 }
 
-/// Whether the port is held by mpm-top's own server: `/health` says so (anything can) and every
-/// process holding the socket is an `mpm-top` program (what this machine says). Anything else
-/// is replaced only after asking.
+/// Whether the port is held by mpm-top's own server: `/health` says so (anything can say it)
+/// and every process holding the socket runs this very mpm-top executable (what this machine
+/// says; a process's name is whatever it chose). Anything else is replaced only after asking.
+/// The console's `r` and `mpm-top restart` both decide with this.
 #[must_use]
-pub fn is_ours(kind: Option<&ServerKind>, holders: &[Holder]) -> bool {
-    kind == Some(&ServerKind::MpmTop) && holders.iter().all(|h| h.process.name == "mpm-top")
+pub fn is_ours(says_mpm_top: bool, holders: &[Holder]) -> bool {
+    says_mpm_top && holders.iter().all(|h| h.is_mpm_top)
 }
 
 fn stop_all(targets: &[Holder], force: bool, audit: &Audit, action: &str) -> anyhow::Result<()> {
@@ -177,12 +178,12 @@ pub async fn restart(
         _ if targets.is_empty() => {
             audit.step("restart", &target.url(), "no server running; starting one");
         }
-        Confirmed::NotNeeded if is_ours(kind.as_ref(), &targets) => {}
+        Confirmed::NotNeeded if is_ours(kind == Some(ServerKind::MpmTop), &targets) => {}
         Confirmed::NotNeeded => bail!(
             "the port is no longer held by mpm-top's own server: nothing was done; press r again to be asked"
         ),
         Confirmed::Ask { yes } => {
-            if !is_ours(kind.as_ref(), &targets) {
+            if !is_ours(kind == Some(ServerKind::MpmTop), &targets) {
                 let what = kind.map_or("a process that is not mpm-top's server".into(), |k| {
                     format!("a {} server", k.label())
                 });

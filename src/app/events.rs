@@ -110,7 +110,9 @@ fn record(state: &mut State, h: Happening) {
         }
         return;
     }
-    count(state, &h.name);
+    if !h.replayed {
+        count(state, &h.name); // a replayed event happened earlier: not this second's rate
+    }
     let id = state.next_id;
     state.next_id += 1;
     let duration = match (&h.tool, h.name.as_str()) {
@@ -197,7 +199,10 @@ fn history(state: &mut State, data: Value, at: Stamp) {
         entries.len()
     );
     record(state, h);
-    for entry in entries.into_iter().take(super::state::EVENT_CAPACITY) {
+    let skip = entries
+        .len()
+        .saturating_sub(super::state::EVENT_CAPACITY - 1);
+    for entry in entries.into_iter().skip(skip) {
         let name = entry
             .get("event")
             .or_else(|| entry.get("type"))
@@ -237,7 +242,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         "pre_tool" => "tool_start".to_owned(),
         "post_tool" => "tool_stop".to_owned(),
         _ if name == "dashboard:welcome" => "connect".to_owned(),
-        _ => clean(name),
+        _ => truncate(&clean(name), FIELD_CHARS),
     };
     let sender = text_of(field(&data, "source"));
     let sent = sender_time(field(&data, "timestamp")).map(|t| (sender, t));
@@ -260,7 +265,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         }
         "connect" => {
             // Our own connection: the welcome names our sid, as the server's log does.
-            let sid = text_of(&data["session_id"]);
+            let sid = short(&data["session_id"]);
             key = (!sid.is_empty()).then(|| format!("connect {sid}"));
             format!("sid={sid} (this console)")
         }
@@ -381,7 +386,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
             h
         }
         EngineIo::Connected { sid } => {
-            let sid = clean(&sid);
+            let sid = truncate(&clean(&sid), FIELD_CHARS);
             text(
                 "connect",
                 format!("sid={sid}"),
@@ -389,7 +394,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
             )
         }
         EngineIo::Disconnected { eio } => {
-            let eio = clean(&eio);
+            let eio = truncate(&clean(&eio), FIELD_CHARS);
             let key = Some(format!("disconnect {eio}"));
             text(
                 "disconnect",
@@ -398,7 +403,7 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
             )
         }
         EngineIo::Gone { eio } => {
-            let eio = clean(&eio);
+            let eio = truncate(&clean(&eio), FIELD_CHARS);
             let key = Some(format!("gone {eio}"));
             text(
                 "disconnect",
@@ -429,7 +434,7 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     let get = |k: &str| {
         f.get(k)
             .filter(|v| *v != "-")
-            .map(clean)
+            .map(|v| truncate(&clean(v), FIELD_CHARS))
             .unwrap_or_default()
     };
     let sid = get("sid");

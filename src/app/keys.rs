@@ -3,7 +3,7 @@
 
 use super::state::{Dialog, Pane, RATE_WINDOWS, State};
 use super::{Effect, Key};
-use crate::actions::restart::Confirmed;
+use crate::actions::restart::{Confirmed, is_ours};
 use crate::target::Chosen;
 
 /// Keys for the footer, most important first: the footer shows as many as fit, and always the
@@ -53,6 +53,9 @@ pub const HELP_KEYS: [(&str, &str); 22] = [
     ("q", "quit"),
     ("Ctrl-C", "quit"),
 ];
+
+/// The most processes a dialog lists (each on a line of its own).
+const MAX_SHOWN: usize = 12;
 
 /// Rows a page key moves.
 const PAGE: isize = 10;
@@ -167,7 +170,7 @@ fn answer(state: &mut State, dialog: Dialog, key: Key) -> Vec<Effect> {
         Key::Char('y') => {
             state.note("confirmed");
             let effect = match dialog {
-                Dialog::Kill(targets) => Effect::Kill(targets),
+                Dialog::Kill(targets) => Effect::Kill(state.target.clone(), targets),
                 Dialog::ResetConfig { file, diff, .. } => Effect::ResetConfig { file, diff },
                 Dialog::Restart(shown) => {
                     Effect::Restart(state.target.clone(), Confirmed::Shown(shown))
@@ -259,6 +262,15 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
     }
     let target = state.target.clone();
     let holders = match &state.holders {
+        // A dialog must show every process it would stop; this many do not fit on a screen.
+        Ok(holders) if holders.len() > MAX_SHOWN && matches!(key, 'r' | 'K') => {
+            state.note(format!(
+                "{key}: {} processes hold {}: too many to show here; mpm-top recover lists them all and asks",
+                holders.len(),
+                state.target.authority()
+            ));
+            return Vec::new();
+        }
         Ok(holders) => holders.clone(),
         Err(why) if matches!(key, 'r' | 'K') => {
             state.note(format!("{key}: {why}"));
@@ -282,10 +294,8 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
             Vec::new()
         }
         's' => start(state, Effect::StartServer(target)),
-        // Ours only when /health says so and every holder is an mpm-top program.
         'r' if !holders.is_empty()
-            && (state.server.kind.as_deref() != Some("mpm-top")
-                || holders.iter().any(|h| h.process.name != "mpm-top")) =>
+            && !is_ours(state.server.kind.as_deref() == Some("mpm-top"), &holders) =>
         {
             state.dialog = Some(Dialog::Restart(holders));
             Vec::new()

@@ -58,6 +58,9 @@ pub enum Key {
 /// Everything that can happen to the console.
 #[derive(Clone, Debug)]
 pub enum Action {
+    /// What a target's producers report, tagged with that target's generation: the loop drops
+    /// it when the console has switched to another target since.
+    Watched(u64, Box<Action>),
     /// The clock moved.
     Tick(Stamp),
     /// A key was pressed.
@@ -126,8 +129,9 @@ pub enum Effect {
     StartServer(Target),
     /// Restart the target's server (graceful), as confirmed.
     Restart(Target, Confirmed),
-    /// Kill exactly these processes, each proven again first.
-    Kill(Vec<Holder>),
+    /// Kill exactly these processes, if they still hold the target's socket, each proven again
+    /// first.
+    Kill(Target, Vec<Holder>),
     /// Work out what resetting this config file would change, for the dialog.
     PlanReset(String),
     /// Reset the socketio section of this config file, if the change is still the one shown.
@@ -152,7 +156,7 @@ impl Effect {
         match self {
             Effect::StartServer(_) => "start server",
             Effect::Restart(..) => "restart",
-            Effect::Kill(_) => "kill port holders",
+            Effect::Kill(..) => "kill port holders",
             Effect::PlanReset(_) => "reset config (reading the file)",
             Effect::ResetConfig { .. } => "reset config",
             Effect::Collect(_) => "collect",
@@ -165,6 +169,7 @@ impl Effect {
 /// Applies `action` to `state`; returns what the runtime must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
+        Action::Watched(_, inner) => return update(state, *inner),
         Action::Tick(now) => events::tick(state, now),
         Action::Key(key) => return keys::press(state, key),
         Action::Resize => {}
@@ -227,6 +232,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.config = old.config;
             state.config_file = old.config_file;
             state.now = old.now;
+            state.watched_since = old.now.mono;
             state.focus = old.focus;
             state.filter = old.filter;
             state.rate_window = old.rate_window;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::actions::holder::Holder;
+use crate::bounded::Counts;
 pub use crate::bounded::Ring;
-use crate::bounded::{Counts, OTHER};
 use crate::checks::Status;
 use crate::config::ConfigRow;
 use crate::probes::process::{MemoryTrend, ProcessStats};
@@ -210,6 +210,8 @@ pub struct State {
     pub offer: Option<Offer>,
     /// The latest instant known (ticks, and every batch of actions).
     pub now: Stamp,
+    /// When the console began watching this target (rates divide by no more than this).
+    pub watched_since: f64,
     /// What the server looks like.
     pub server: ServerView,
     /// The feed is connected.
@@ -290,6 +292,7 @@ impl State {
             target,
             offer: None,
             now: Stamp::default(),
+            watched_since: 0.0,
             server: ServerView::default(),
             connected: false,
             feed_status: "connecting".into(),
@@ -378,16 +381,6 @@ impl State {
     #[must_use]
     pub fn window(&self) -> u64 {
         RATE_WINDOWS[self.rate_window.min(RATE_WINDOWS.len() - 1)]
-    }
-
-    /// The rate row `kind` is counted in: itself, or [`OTHER`] past [`MAX_TYPES`].
-    #[must_use]
-    pub fn rate_key<'a>(&self, kind: &'a str) -> &'a str {
-        if self.rates.contains_key(kind) || self.rates.len() < MAX_TYPES {
-            kind
-        } else {
-            OTHER
-        }
     }
 
     /// Adds a line to mpm-top's own log, stamped with the console's clock (local time).

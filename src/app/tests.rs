@@ -38,6 +38,7 @@ pub(super) fn holder(pid: u32) -> Holder {
         },
         inode: 1000 + pid,
         local: "127.0.0.1:8765".into(),
+        is_mpm_top: false,
     }
 }
 
@@ -122,7 +123,7 @@ fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
     assert!(s.dialog.is_some());
     assert_eq!(
         press(&mut s, "y"),
-        [Effect::Kill(vec![holder(42)])],
+        [Effect::Kill(target(8765), vec![holder(42)])],
         "acts on what was shown"
     );
     assert_eq!(s.dialog, None);

@@ -663,3 +663,27 @@ fn a_megabyte_from_a_server_is_kept_as_a_few_kilobytes() {
     assert!(kept.len() < events::PAYLOAD_BYTES + 100);
     assert!(s.running.keys().all(|k| k.chars().count() <= 201));
 }
+
+#[test]
+fn mpm_tops_own_server_restarts_without_a_dialog_only_when_it_runs_this_program() {
+    let mut s = fresh(false);
+    s.server.kind = Some("mpm-top".into());
+    let mut ours = super::tests::holder(42);
+    ours.is_mpm_top = true;
+    update(
+        &mut s,
+        Action::Resources {
+            process: None,
+            sockets: Vec::new(),
+            holders: Ok(vec![ours]),
+            at: at(1.0),
+        },
+    );
+    assert_eq!(
+        press(&mut s, "r"),
+        [Effect::Restart(
+            target(8765),
+            crate::actions::restart::Confirmed::NotNeeded
+        )]
+    );
+}

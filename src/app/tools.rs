@@ -39,6 +39,14 @@ fn best(start: &[Sent], stop: &[Sent], arrival: Option<f64>) -> Option<f64> {
     same(false).or_else(|| same(true)).or(arrival)
 }
 
+/// Adds a sender's clock, once per sender (a log writes one line per client; the first says
+/// when).
+fn add(clocks: &mut Vec<Sent>, sent: Sent) {
+    if !clocks.iter().any(|(from, _)| *from == sent.0) {
+        clocks.push(sent);
+    }
+}
+
 /// A `tool_start` for `correlation`. When its stop came first, returns that stop row's id and
 /// the call's duration.
 /// `replayed` is a start from the server's history: when it arrived times nothing.
@@ -122,7 +130,7 @@ pub fn copy(
 ) -> Option<(u64, f64)> {
     let sent = sent?;
     if !stopping && let Some(open) = state.running.get_mut(correlation) {
-        open.sent.push(sent);
+        add(&mut open.sent, sent);
         return None;
     }
     let closed = state
@@ -131,8 +139,8 @@ pub fn copy(
         .rev()
         .find(|c| c.correlation == correlation)?;
     match (stopping, closed.open.as_mut()) {
-        (true, _) => closed.sent.push(sent),
-        (false, Some(open)) => open.sent.push(sent),
+        (true, _) => add(&mut closed.sent, sent),
+        (false, Some(open)) => add(&mut open.sent, sent),
         (false, None) => return None,
     }
     let open = closed.open.as_ref()?;

@@ -4,7 +4,6 @@
 //! events from its feed.
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,8 +15,6 @@ use crate::probes::pidfiles;
 use crate::sio_client::{Transport, connect};
 use crate::target::Target;
 
-/// How long the interpreter may take to report its packages.
-const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the feed is listened to.
 pub const LISTEN: Duration = Duration::from_secs(3);
 /// Events kept from it.
@@ -52,7 +49,9 @@ pub async fn server_version(target: &Target) -> String {
 }
 
 /// The process holding the port: its program, and, for a Python program, its interpreter's
-/// version and the packages of its environment. Blocking.
+/// version and the packages of its environment, read from the files that process has loaded
+/// (`/proc/PID/maps`: its `site-packages`) and their `*.dist-info` metadata. Nothing the
+/// process names is ever run: its argv[0] is whatever it chose. Blocking.
 #[must_use]
 pub fn server_process(target: &Target) -> (String, Option<u32>) {
     let holders = match holder::current(target) {
@@ -63,63 +62,89 @@ pub fn server_process(target: &Target) -> (String, Option<u32>) {
     let h = &holders[0];
     let pid = h.process.pid;
     let mut out = format!("PID {pid} holds {}: {}\n", h.local, h.process.command());
-    let argv0 = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .ok()
-        .and_then(|c| {
-            c.split(|b| *b == 0)
-                .next()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-        })
-        .unwrap_or_default();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
     let _ = writeln!(
         out,
         "executable: {}",
         exe.as_ref().map_or("?".into(), |e| e.display().to_string())
     );
-    // A virtualenv's python is a link to the base interpreter: argv[0] keeps the venv (and so
-    // its site-packages); /proc/PID/exe would not.
-    let interpreter = if argv0.contains('/') {
-        Some(std::path::PathBuf::from(&argv0))
-    } else {
-        exe
-    };
-    let is_python = interpreter
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .is_some_and(|n| n.to_string_lossy().starts_with("python"));
-    if let (true, Some(python)) = (is_python, interpreter) {
-        let _ = writeln!(out, "interpreter: {}", python.display());
-        out.push_str(&python_packages(&python));
+    let sites = site_packages(pid);
+    if !sites.is_empty() {
+        out.push_str(&python_packages(&sites));
     }
     (out, Some(pid))
 }
 
-/// `Python 3.13.0` and the versions of the server's packages, as that interpreter sees them.
-fn python_packages(python: &std::path::Path) -> String {
-    const SCRIPT: &str = "import sys\nprint('Python', sys.version.split()[0])\nimport importlib.metadata as m\nfor p in ('claude-mpm', 'python-socketio', 'python-engineio', 'aiohttp'):\n    try: print(p, m.version(p))\n    except Exception: print(p, 'not installed')\n";
-    let Ok(mut child) = Command::new(python)
-        .args(["-I", "-c", SCRIPT])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
-        return format!("({} could not be run)\n", python.display());
-    };
-    let deadline = Instant::now() + PYTHON_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child
-                .wait_with_output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
+/// The `site-packages` folders whose files `pid` has mapped (a server on aiohttp loads its C
+/// extensions from there), in the order first seen.
+fn site_packages(pid: u32) -> Vec<std::path::PathBuf> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut found: Vec<std::path::PathBuf> = Vec::new();
+    for line in maps.lines() {
+        let Some(path) = line.split_whitespace().nth(5) else {
+            continue;
+        };
+        if let Some(at) = path.find("/site-packages/") {
+            let dir = std::path::PathBuf::from(&path[..at + "/site-packages".len()]);
+            if !found.contains(&dir) {
+                found.push(dir);
+            }
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    format!("(the interpreter did not answer within {PYTHON_TIMEOUT:?})\n")
+    found
+}
+
+/// `Python 3.13` (from the `lib/pythonX.Y` folder), the environment's `pyvenv.cfg` version, and
+/// the versions of the server's packages from their `*.dist-info/METADATA`.
+fn python_packages(sites: &[std::path::PathBuf]) -> String {
+    let mut out = String::new();
+    let first = &sites[0];
+    let version = first
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().replace("python", "Python "));
+    let exact = first
+        .ancestors()
+        .nth(3)
+        .and_then(|root| std::fs::read_to_string(root.join("pyvenv.cfg")).ok())
+        .and_then(|cfg| {
+            cfg.lines().find_map(|l| {
+                l.strip_prefix("version")
+                    .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
+            })
+        });
+    let _ = writeln!(
+        out,
+        "{}{} (environment: {})",
+        version.unwrap_or_else(|| "Python ?".into()),
+        exact.map_or(String::new(), |v| format!(", pyvenv.cfg says {v}")),
+        first.display()
+    );
+    for package in [
+        "claude-mpm",
+        "python-socketio",
+        "python-engineio",
+        "aiohttp",
+    ] {
+        let found = sites.iter().find_map(|site| dist_version(site, package));
+        let _ = writeln!(
+            out,
+            "{package} {}",
+            found.as_deref().unwrap_or("not installed")
+        );
+    }
+    out
+}
+
+/// A package's version from `<site>/<name>-<version>.dist-info` (names normalised as pip does).
+fn dist_version(site: &std::path::Path, package: &str) -> Option<String> {
+    let wanted = package.replace(['-', '.'], "_").to_lowercase();
+    std::fs::read_dir(site).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".dist-info")?;
+        let (dist, version) = stem.rsplit_once('-')?;
+        (dist.replace(['-', '.'], "_").to_lowercase() == wanted).then(|| version.to_owned())
+    })
 }
 
 /// The last lines of Claude MPM's daemon log for the server `pid` on `port`, when it has one.

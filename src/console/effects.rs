@@ -31,47 +31,51 @@ pub async fn carry_out(
                 .await
                 .map(|url| format!("restarted: {url}"))
         }
-        Effect::Kill(targets) => tokio::task::spawn_blocking(move || {
-            targets
-                .iter()
-                .map(|h| {
-                    let outcome = kill::terminate(h, false, kill::GRACE, &audit, "kill");
-                    format!("PID {}: {outcome:?}", h.process.pid)
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .await
-        .map_err(anyhow::Error::from),
+        Effect::Kill(target, shown) => {
+            tokio::task::spawn_blocking(move || kill::stop_shown(&target, &shown, &audit))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r)
+        }
         Effect::PlanReset(file) => {
             let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
-            let plan = reset_config::plan(&path)
-                .map(|p| (p.exists, p.diff))
-                .map_err(|e| format!("{e:#}"));
+            let plan = tokio::task::spawn_blocking(move || {
+                reset_config::plan(&path)
+                    .map(|p| (p.exists, p.diff))
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
             let _ = tx.send(Action::ResetPlanned(plan)).await;
             return;
         }
         Effect::ResetConfig { file, diff } => {
             let path = crate::config::expand_tilde(&file, resolved.home.as_deref());
-            let done = reset_config::plan(&path)
-                .and_then(|plan| {
-                    // Act on exactly the change the dialog showed.
-                    if plan.diff != diff {
-                        anyhow::bail!(
-                            "{file} changed since the dialog showed its change; nothing was changed: press R again"
-                        );
-                    }
-                    reset_config::apply(&plan, &audit)
-                })
-                .map(|backup| match backup {
+            // File work on a blocking thread: the runtime's two workers serve the console.
+            let done = tokio::task::spawn_blocking(move || {
+                let plan = reset_config::plan(&path)?;
+                // Act on exactly the change the dialog showed.
+                if plan.diff != diff {
+                    anyhow::bail!(
+                        "{file} changed since the dialog showed its change; nothing was changed: press R again"
+                    );
+                }
+                let done = match reset_config::apply(&plan, &audit)? {
                     Some(b) => format!("config reset; the old file is at {}", b.display()),
                     None => format!("created {file} with the default socketio: section"),
-                });
-            if done.is_ok() {
-                let now = reload();
-                let _ = tx.send(Action::Config(crate::config::rows(&now))).await;
+                };
+                Ok((done, crate::config::rows(&reload())))
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+            match done {
+                Ok((text, rows)) => {
+                    let _ = tx.send(Action::Config(rows)).await;
+                    Ok(text)
+                }
+                Err(e) => Err(e),
             }
-            done
         }
         Effect::Collect(target) => {
             let path = Path::new("debug_info.txt");

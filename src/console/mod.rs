@@ -203,7 +203,10 @@ async fn main_loop(
     };
     tokio::spawn(producers::keyboard(tx.clone()));
     tokio::spawn(producers::ticks(clock, tx.clone()));
-    let mut watching = producers::watch_target(&target, &watch_of(&target), &tx);
+    // Each target's producers tag what they send; what an earlier target's still send after a
+    // switch is dropped.
+    let mut generation = 0;
+    let mut watching = producers::watch_target(&target, &watch_of(&target), &tx, generation);
 
     let mut state = State::new(target.clone(), read_only);
     state.now = clock.stamp();
@@ -243,11 +246,15 @@ async fn main_loop(
         update(&mut state, Action::Tick(clock.stamp()));
         let mut key_pressed = false;
         for action in batch.drain(..) {
+            if matches!(&action, Action::Watched(g, _) if *g != generation) {
+                continue;
+            }
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
             for effect in update(&mut state, action) {
                 if let Effect::Switch(to) = effect {
                     let _ = watching.send(true);
-                    watching = producers::watch_target(&to, &watch_of(&to), &tx);
+                    generation += 1;
+                    watching = producers::watch_target(&to, &watch_of(&to), &tx, generation);
                     update(&mut state, Action::Retargeted(to));
                     continue;
                 }

@@ -35,22 +35,54 @@ pub struct Watch {
     pub our_log: PathBuf,
 }
 
-/// Starts the feed and the probes for `target`; they stop when the returned sender is dropped
-/// or sends `true`.
-pub fn watch_target(target: &Target, w: &Watch, tx: &mpsc::Sender<Action>) -> watch::Sender<bool> {
+/// A target's producers' way to the console: every action carries the target's generation,
+/// so the loop can drop what an old target's producers still send after a switch (a probe
+/// round in flight, queued feed events, log lines).
+#[derive(Clone, Debug)]
+struct Outbox {
+    tx: mpsc::Sender<Action>,
+    generation: u64,
+}
+
+impl Outbox {
+    fn wrap(&self, action: Action) -> Action {
+        Action::Watched(self.generation, Box::new(action))
+    }
+
+    /// Whether the console still listens.
+    async fn send(&self, action: Action) -> bool {
+        self.tx.send(self.wrap(action)).await.is_ok()
+    }
+
+    fn try_send(&self, action: Action) {
+        let _ = self.tx.try_send(self.wrap(action));
+    }
+
+    fn blocking_send(&self, action: Action) -> bool {
+        self.tx.blocking_send(self.wrap(action)).is_ok()
+    }
+}
+
+/// Starts the feed and the probes for `target`, their actions tagged with `generation`; they
+/// stop when the returned sender is dropped or sends `true`.
+pub fn watch_target(
+    target: &Target,
+    w: &Watch,
+    tx: &mpsc::Sender<Action>,
+    generation: u64,
+) -> watch::Sender<bool> {
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(feed_task(target.url(), w.clock, tx.clone(), stop.clone()));
-    tokio::spawn(probes(target.clone(), w.clone(), tx.clone(), stop));
+    let out = Outbox {
+        tx: tx.clone(),
+        generation,
+    };
+    tokio::spawn(feed_task(target.url(), w.clock, out.clone(), stop.clone()));
+    tokio::spawn(probes(target.clone(), w.clone(), out, stop));
     stop_tx
 }
 
 /// Forwards the feed's events as actions, each stamped with its arrival instant.
-async fn feed_task(
-    url: String,
-    clock: Clock,
-    tx: mpsc::Sender<Action>,
-    stop: watch::Receiver<bool>,
-) {
+async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver<bool>) {
     let (feed_tx, mut events) = mpsc::channel(4096);
     tokio::spawn(feed::run(
         FeedOptions::new(&url),
@@ -72,7 +104,7 @@ async fn feed_task(
             },
             FeedEvent::Latency(d) => Action::Latency(d.as_secs_f64() * 1000.0),
         };
-        if tx.send(action).await.is_err() {
+        if !out.send(action).await {
             return;
         }
     }
@@ -81,12 +113,7 @@ async fn feed_task(
 /// Health every second; handshake, websocket, process and sockets every 5 s (the socket table
 /// scans /proc, the costliest probe the console runs); discovery every 5 s while the target
 /// is silent; the log of the server holding the port, tailed while it holds it.
-async fn probes(
-    target: Target,
-    w: Watch,
-    tx: mpsc::Sender<Action>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver<bool>) {
     let url = target.url();
     let timeout = Duration::from_secs(1);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -102,10 +129,9 @@ async fn probes(
         if let Ok(h) = &health {
             kind = Some(h.kind.clone());
         }
-        if tx
+        if !out
             .send(Action::Health(health.map_err(|e| e.to_string())))
             .await
-            .is_err()
         {
             break;
         }
@@ -123,20 +149,20 @@ async fn probes(
                 .into_iter()
                 .map(|f| (f.port, f.health.kind.label()))
                 .collect();
-            let _ = tx.send(Action::Found(found)).await;
+            out.send(Action::Found(found)).await;
         }
         let (handshake, websocket) = tokio::join!(
             http::handshake(&url, timeout),
             http::websocket_upgrade(&url, timeout)
         );
-        let _ = tx
-            .send(Action::Transport {
-                handshake: handshake.is_ok(),
-                websocket: websocket.is_ok(),
-            })
-            .await;
+        out.send(Action::Transport {
+            handshake: handshake.is_ok(),
+            websocket: websocket.is_ok(),
+        })
+        .await;
         let port = target.port;
         let owned = target.clone();
+        let (log_kind, log_watch) = (kind.clone(), w.clone());
         let facts = tokio::task::spawn_blocking(move || {
             let rows = sockets::port_table(port).unwrap_or_default();
             // The process is the one holding the target's listening socket, never the PID
@@ -155,28 +181,27 @@ async fn probes(
                 Err(_) => None, // not this machine: no process here is the server
             };
             let stats = holder.and_then(|p| process::stats(p, Duration::from_millis(200)));
-            (stats, rows, holders, holder)
+            let log = log_of(log_kind.as_ref(), holder, port, &log_watch);
+            (stats, rows, holders, log)
         })
         .await;
-        let Ok((process, sockets, holders, holder)) = facts else {
+        let Ok((process, sockets, holders, wanted)) = facts else {
             continue;
         };
         let at = w.clock.stamp();
-        let wanted = log_of(kind.as_ref(), holder, port, &w);
         if tail.as_ref().map(|t| &t.path) != wanted.as_ref() {
             tail = wanted.map(|path| {
-                let _ = tx.try_send(Action::Note(format!("tailing {}", path.display())));
-                Tail::start(path, w.clock, tx.clone())
+                out.try_send(Action::Note(format!("tailing {}", path.display())));
+                Tail::start(path, w.clock, out.clone())
             });
         }
-        let _ = tx
-            .send(Action::Resources {
-                process,
-                sockets,
-                holders,
-                at,
-            })
-            .await;
+        out.send(Action::Resources {
+            process,
+            sockets,
+            holders,
+            at,
+        })
+        .await;
     }
     drop(tail);
 }
@@ -203,21 +228,20 @@ struct Tail {
 }
 
 impl Tail {
-    fn start(path: PathBuf, clock: Clock, tx: mpsc::Sender<Action>) -> Tail {
+    fn start(path: PathBuf, clock: Clock, out: Outbox) -> Tail {
         let stop = Arc::new(AtomicBool::new(false));
-        let (lines_tx, lines) = std::sync::mpsc::channel();
+        // Bounded: a log written faster than the console reads waits in the file, not here.
+        let (lines_tx, lines) = std::sync::mpsc::sync_channel(1024);
         let (watched, stopped) = (path.clone(), Arc::clone(&stop));
         std::thread::spawn(move || {
-            logtail::follow_until(&watched, &lines_tx, Duration::from_secs(1), &stopped);
+            let send = |line| lines_tx.send(line).is_ok();
+            logtail::follow_until(&watched, &send, Duration::from_secs(1), &stopped);
         });
         std::thread::spawn(move || {
             for line in lines {
                 // Stamped when read: the tailer wakes on the write (notify), so this is when
                 // the line appeared, give or take a scheduling delay.
-                if tx
-                    .blocking_send(Action::LogLine(line, clock.stamp()))
-                    .is_err()
-                {
+                if !out.blocking_send(Action::LogLine(line, clock.stamp())) {
                     return;
                 }
             }

@@ -198,6 +198,11 @@ async fn stay_connected(
                 if last_answer.elapsed() > silent_for && sent.is_some() {
                     return format!("no pong for {silent_for:?}");
                 }
+                // One ping at a time: a slower round trip is measured, not overwritten by the
+                // next ping (which would leave every pong unmatched).
+                if sent.is_some() {
+                    continue;
+                }
                 if client.emit("dashboard:ping", json!({"timestamp": next_id})).await.is_err() {
                     return "cannot send".into();
                 }

@@ -267,6 +267,15 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_value_cannot_forge_a_field() {
+        let f = parse(
+            "2026-11-26T03:09:33Z  INFO tool_start tool=\"x correlation_id=fake\" correlation_id=real session=s",
+        );
+        assert_eq!(f.get("tool"), Some("x correlation_id=fake"));
+        assert_eq!(f.get("correlation_id"), Some("real"));
+    }
+
+    #[test]
     fn a_python_logging_line() {
         let f = parse(
             "2026-11-26 03:09:33,123 - claude_mpm.services.monitor.server - WARNING - Client gone - again",

@@ -228,14 +228,20 @@ pub fn last_lines(path: &Path, n: usize) -> std::io::Result<Vec<LogLine>> {
 /// Follows `path` on the calling thread, sending each new line, until the receiver is dropped.
 /// Directory events wake it at once; without them it still polls every `backstop`.
 pub fn follow(path: &Path, lines: &mpsc::Sender<LogLine>, backstop: Duration) {
-    follow_until(path, lines, backstop, &AtomicBool::new(false));
+    follow_until(
+        path,
+        &|line| lines.send(line).is_ok(),
+        backstop,
+        &AtomicBool::new(false),
+    );
 }
 
 /// [`follow`], ending also within `backstop` of `stop` turning true (a quiet log sends nothing
 /// that would notice a dropped receiver).
+/// `send` hands a line on and says whether anyone still listens (it may wait for room).
 pub fn follow_until(
     path: &Path,
-    lines: &mpsc::Sender<LogLine>,
+    send: &dyn Fn(LogLine) -> bool,
     backstop: Duration,
     stop: &AtomicBool,
 ) {
@@ -252,7 +258,7 @@ pub fn follow_until(
     let mut tail = LogTail::at_end(path);
     while !stop.load(Ordering::Relaxed) {
         for line in tail.poll() {
-            if lines.send(line).is_err() {
+            if !send(line) {
                 drop(watcher);
                 return;
             }

@@ -154,7 +154,8 @@ async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): Stat
     let info = json!({"name": data.get("name"), "type": data.get("type"), "session_id": sid});
     info!(
         "client registered sid={sid} name={} type={}",
-        info["name"], info["type"]
+        logged(&info["name"].to_string()),
+        logged(&info["type"].to_string())
     );
     state.register_client(&sid, info.clone());
     emit_to(&socket, &state, "client:registered", &info).await;
@@ -239,10 +240,11 @@ async fn on_benchmark_event(
 /// Logs, records and broadcasts one hook event (from HTTP or a socket).
 pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
     // Every field is the poster's text: a newline in a tool name would forge a log line, an
-    // escape sequence would drive the terminal of whoever reads the log.
-    let field = |name| sanitize(event.text(name).unwrap_or("-"));
-    let tool = sanitize(event.tool_name().unwrap_or("-"));
-    let status = sanitize(event.payload["data"]["status"].as_str().unwrap_or("-"));
+    // escape sequence would drive the terminal of whoever reads the log, a space and `=` a
+    // field of its own (`tool=x correlation_id=y`).
+    let field = |name| logged(event.text(name).unwrap_or("-"));
+    let tool = logged(event.tool_name().unwrap_or("-"));
+    let status = logged(event.payload["data"]["status"].as_str().unwrap_or("-"));
     match event.subtype() {
         "pre_tool" => info!(
             "tool_start tool={tool} correlation_id={} session={} (pre_tool)",
@@ -257,12 +259,24 @@ pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
         other => info!(
             "hook event={} subtype={} session={}",
             event.name,
-            sanitize(other),
+            logged(other),
             field("session_id")
         ),
     }
     state.record_event(event.name, &event.payload);
     broadcast(io, state, event.name, &event.payload).await;
+}
+
+/// A value for a `key=value` log field: sanitised, and in double quotes (with any `"` inside
+/// made `'`) when it holds a space, `=` or a quote, so it stays one field.
+#[must_use]
+pub fn logged(value: &str) -> String {
+    let clean = sanitize(value);
+    if clean.contains([' ', '=', '"']) || clean.is_empty() {
+        format!("\"{}\"", clean.replace('"', "'"))
+    } else {
+        clean.into_owned()
+    }
 }
 
 /// Connected clients; 0 once the server is shutting down (`io.sockets()` would panic then).
@@ -313,5 +327,18 @@ pub async fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payloa
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged;
+
+    #[test]
+    fn a_logged_value_stays_one_field_on_one_line() {
+        assert_eq!(logged("Bash"), "Bash");
+        assert_eq!(logged("x correlation_id=y"), "\"x correlation_id=y\"");
+        assert_eq!(logged("a\nb \"q\""), "\"a\\nb 'q'\"");
+        assert_eq!(logged(""), "\"\"");
     }
 }

@@ -45,6 +45,16 @@ fn boxed(
 }
 
 /// Draws whichever overlay is open.
+/// A holder on one line that fits the dialog: the PID, the address, the start of its command.
+fn brief(h: &crate::actions::holder::Holder) -> String {
+    let head = format!("PID {} on {}: ", h.process.pid, h.local);
+    let room = 80usize.saturating_sub(head.chars().count()).max(10);
+    format!(
+        "{head}{}",
+        crate::text::truncate(&h.process.program_and_args(), room)
+    )
+}
+
 /// Lines of a change a dialog lists before it says how many more there are.
 const SHOWN: usize = 16;
 
@@ -55,14 +65,14 @@ fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
             "Kill port holders",
             targets
                 .iter()
-                .map(|h| format!("  SIGTERM, then SIGKILL: {}", h.describe()))
+                .map(|h| format!("  SIGTERM, then SIGKILL: {}", brief(h)))
                 .collect(),
         ),
         Dialog::Restart(targets) => (
             "Restart a server that is not mpm-top's",
             targets
                 .iter()
-                .map(|h| format!("  stop {}, then start mpm-top serve", h.describe()))
+                .map(|h| format!("  stop {}", brief(h)))
                 .collect(),
         ),
         Dialog::ResetConfig { file, exists, diff } => {

@@ -15,7 +15,7 @@ pub fn rates(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     // Before the console has watched a whole window, a rate over it would count seconds
     // nobody saw: divide by what was seen, and say so.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // seconds since start
-    let seen = (state.now.mono.ceil() as u64).clamp(1, window);
+    let seen = ((state.now.mono - state.watched_since).ceil() as u64).clamp(1, window);
     let span = if seen < window {
         format!("window {window}s, {seen}s seen (+/-)")
     } else {

@@ -124,12 +124,14 @@ fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
             theme.link,
         )));
     }
-    // A port held by a process that does not answer is not "nothing": say who holds it.
+    // A port held by a process that does not answer is not "nothing": say who holds it (the
+    // same holders K is offered).
     let holder = state
-        .sockets
-        .iter()
-        .filter(|s| s.is_listener())
-        .find_map(|s| s.owners.first());
+        .holders
+        .as_ref()
+        .ok()
+        .and_then(|h| h.first())
+        .map(|h| &h.process);
     if let Some(offer) = &state.offer {
         let here = if holder.is_some() {
             "no answer"
@@ -164,6 +166,16 @@ fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
     } else if let Some((tool, secs)) = events_long_running(state).first() {
         lines.push(Line::from(Span::styled(
             format!("! {tool} running for {}", age(*secs)),
+            theme.warn,
+        )));
+    }
+    if state.running_dropped > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} open tool call(s) forgotten: more than {} were open",
+                state.running_dropped,
+                crate::app::state::MAX_OPEN_TOOLS
+            ),
             theme.warn,
         )));
     }
