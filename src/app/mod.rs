@@ -82,6 +82,8 @@ pub enum Action {
     },
     /// A ping round trip, ms.
     Latency(f64),
+    /// Feed events dropped so far because the console fell behind.
+    FeedDropped(u64),
     /// A line from the log tailer, and when it was read.
     LogLine(LogLine, Stamp),
     /// A health probe result.
@@ -191,6 +193,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.feed_status = crate::text::clean(&reason);
         }
         Action::FeedEvent { name, data, at } => events::from_feed(state, &name, data, at),
+        Action::FeedDropped(n) => state.feed_dropped = n,
         Action::Latency(ms) => {
             state.latency.push(ms);
         }

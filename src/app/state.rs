@@ -228,6 +228,9 @@ pub struct State {
     pub next_id: u64,
     /// Tools started and not yet stopped: correlation id → the tool.
     pub running: BTreeMap<String, OpenTool>,
+    /// Feed events dropped because the console fell behind (each one is missing from the
+    /// stream and the rates).
+    pub feed_dropped: u64,
     /// Open tools forgotten because more than [`MAX_OPEN_TOOLS`] were open.
     pub running_dropped: u64,
     /// The last stopped calls, for late copies.
@@ -302,6 +305,7 @@ impl State {
             next_id: 1,
             running: BTreeMap::new(),
             running_dropped: 0,
+            feed_dropped: 0,
             closed: Ring::new(CLOSED_TOOLS),
             rates: BTreeMap::new(),
             totals: Counts::new(MAX_TYPES),

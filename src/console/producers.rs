@@ -84,13 +84,22 @@ pub fn watch_target(
 /// Forwards the feed's events as actions, each stamped with its arrival instant.
 async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver<bool>) {
     let (feed_tx, mut events) = mpsc::channel(4096);
+    let dropped = Dropped::default();
     tokio::spawn(feed::run(
         FeedOptions::new(&url),
         feed_tx,
-        Dropped::default(),
+        dropped.clone(),
         stop,
     ));
+    let mut told = 0;
     while let Some(event) = events.recv().await {
+        // Events the feed could not queue (the console fell behind): counted, and said.
+        if dropped.count() != told {
+            told = dropped.count();
+            if !out.send(Action::FeedDropped(told)).await {
+                return;
+            }
+        }
         let action = match event {
             FeedEvent::Connected => Action::Connected,
             FeedEvent::Disconnected { reason, retry_in } => Action::Disconnected(format!(

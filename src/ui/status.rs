@@ -169,6 +169,15 @@ fn attention(state: &State, theme: &Theme, alive: bool) -> Vec<Line<'static>> {
             theme.warn,
         )));
     }
+    if state.feed_dropped > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} feed event(s) dropped: the console fell behind; rates and rows miss them",
+                state.feed_dropped
+            ),
+            theme.warn,
+        )));
+    }
     if state.running_dropped > 0 {
         lines.push(Line::from(Span::styled(
             format!(
