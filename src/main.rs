@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Serve(args)) => {
-            if let Some(code) = refuse_on_errors(&resolved) {
+            if let Some(code) = refuse_on_errors(&resolved, "start") {
                 return code;
             }
             mpm_top::fd_limit::raise_to_hard_limit();
@@ -35,6 +35,11 @@ fn main() -> ExitCode {
         }
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
+        Some(Command::Restart(_) | Command::Recover(_)) if resolved.has_errors() => {
+            // A host or port that did not parse falls back to a default: stopping whatever
+            // holds that would stop the wrong server.
+            refuse_on_errors(&resolved, "act").unwrap_or(ExitCode::from(1))
+        }
         Some(Command::Restart(args)) => action_outcome(
             "restart",
             block_on(mpm_top::actions::restart::restart(
@@ -227,11 +232,11 @@ fn print_config(resolved: &Resolved, json: bool) -> ExitCode {
 }
 
 /// Refuses to start a server on a configuration with errors, naming each one.
-fn refuse_on_errors(resolved: &Resolved) -> Option<ExitCode> {
+fn refuse_on_errors(resolved: &Resolved, verb: &str) -> Option<ExitCode> {
     if !resolved.has_errors() {
         return None;
     }
-    eprintln!("mpm-top: refusing to start: the configuration has errors");
+    eprintln!("mpm-top: refusing to {verb}: the configuration has errors");
     for finding in resolved
         .findings
         .iter()

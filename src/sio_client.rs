@@ -71,6 +71,10 @@ pub async fn open(
     let started = Instant::now();
     let (open_tx, open_rx) = oneshot::channel();
     let open_tx = std::sync::Mutex::new(Some(open_tx));
+    // The first error before the ack ends the attempt at once: rust_socketio's polling would
+    // otherwise retry a server that answers 404 as fast as it can until the timeout.
+    let (failed_tx, failed_rx) = oneshot::channel::<String>();
+    let failed_tx = std::sync::Mutex::new(Some(failed_tx));
     let on_close = std::sync::Arc::new(on_close);
     let on_error = on_close.clone();
     let builder = ClientBuilder::new(url)
@@ -91,7 +95,11 @@ pub async fn open(
             async {}.boxed()
         })
         .on(Event::Error, move |payload, _| {
-            on_error(format!("{payload:?}"));
+            let why = format!("{payload:?}");
+            if let Some(tx) = failed_tx.lock().ok().and_then(|mut t| t.take()) {
+                let _ = tx.send(why.clone());
+            }
+            on_error(why);
             async {}.boxed()
         })
         .on_any(move |event, payload, _| {
@@ -108,11 +116,26 @@ pub async fn open(
         .with_context(|| format!("no answer from {url} within {timeout:?}"))?
         .with_context(|| format!("cannot connect to {url}"))?;
     let remaining = timeout.saturating_sub(started.elapsed());
-    if let Ok(Ok(at)) = tokio::time::timeout(remaining, open_rx).await {
-        return Ok((client, at - started));
+    let outcome = tokio::time::timeout(remaining, async {
+        tokio::select! {
+            at = open_rx => at.map_err(|_| "the client stopped".to_owned()),
+            why = failed_rx => Err(why.unwrap_or_default()),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(at)) => Ok((client, at - started)),
+        Ok(Err(why)) => {
+            let _ = client.disconnect().await;
+            bail!("{url} failed before its Socket.IO connect ack: {why}")
+        }
+        Err(_) => {
+            let _ = client.disconnect().await;
+            bail!(
+                "{url} accepted the connection but sent no Socket.IO connect ack within {timeout:?}"
+            )
+        }
     }
-    let _ = client.disconnect().await;
-    bail!("{url} accepted the connection but sent no Socket.IO connect ack within {timeout:?}")
 }
 
 /// Connects to `url` and waits up to `timeout` for the connect ack; events queue on

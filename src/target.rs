@@ -110,7 +110,7 @@ impl fmt::Display for Target {
 /// IPv6 literals go in brackets in URLs; anything already bracketed is left alone.
 #[must_use]
 pub fn bracket(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{host}]")
     } else {
         host.to_owned()
@@ -156,6 +156,7 @@ mod tests {
         let t = Target::configured(&resolved(&[(Key::Host, "::1"), (Key::Port, "9")], &[]));
         assert_eq!(t.url(), "http://[::1]:9");
         assert_eq!(bracket("[::1]"), "[::1]");
+        assert_eq!(bracket("127.0.0.1:9"), "127.0.0.1:9", "not an IPv6 address");
         assert_eq!(t.on_port(10, Chosen::Discovered).authority(), "[::1]:10");
     }
 }

@@ -139,3 +139,26 @@ fn nothing_here_is_stopped_for_a_target_on_another_machine() {
     );
     stop(holder);
 }
+
+#[test]
+fn port_0_and_a_configuration_with_errors_stop_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut holder, port) = liar(1);
+    let out = mpm_top_command(home.path(), &[])
+        .args(["recover", "--yes", "--host", "127.0.0.1", "--port", "0"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("port 0 names no server"), "{said}");
+    // A port that does not parse would fall back to the default: refused before anything.
+    let out = mpm_top_command(home.path(), &[("SOCKETIO_PORT", "70000")])
+        .args(["restart", "--yes"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("refusing to act"), "{said}");
+    assert!(alive(&mut holder), "nothing was touched on port {port}");
+    stop(holder);
+}

@@ -45,6 +45,11 @@ impl Holder {
 /// # Errors
 /// When the host resolves to no address of this machine.
 pub fn local_addresses(target: &Target) -> Result<Vec<IpAddr>, String> {
+    if target.port == 0 {
+        return Err(
+            "port 0 names no server (it asks for any free port): give the server's port".into(),
+        );
+    }
     let host = target.host.trim_matches(['[', ']']);
     let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
@@ -54,9 +59,15 @@ pub fn local_addresses(target: &Target) -> Result<Vec<IpAddr>, String> {
             .unwrap_or_default(),
     };
     let mine = interface_addresses();
+    // A client connecting to 0.0.0.0 (or ::) reaches this machine's loopback.
     let local: Vec<IpAddr> = resolved
         .into_iter()
-        .filter(|ip| ip.is_loopback() || ip.is_unspecified() || mine.contains(ip))
+        .map(|ip| match ip {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            other => other.to_canonical(),
+        })
+        .filter(|ip| ip.is_loopback() || mine.contains(ip))
         .collect();
     if local.is_empty() {
         return Err(format!(
@@ -82,18 +93,20 @@ fn interface_addresses() -> Vec<IpAddr> {
         .unwrap_or_default()
 }
 
-/// Whether a listener on `local` serves connections to any of `addresses`: the same address,
-/// or a wildcard listener (0.0.0.0, ::) of a matching family (:: also takes IPv4).
-fn serves(local: &str, addresses: &[IpAddr]) -> bool {
+/// Whether a listener on `local` serves connections to `port` on any of `addresses`: the same
+/// port, and the same address (an IPv4-mapped IPv6 address counts as its IPv4 one) or a
+/// wildcard listener of a matching family (:: takes IPv4 too, as Linux binds it by default).
+fn serves(local: &str, port: u16, addresses: &[IpAddr]) -> bool {
     let Ok(local) = local.parse::<SocketAddr>() else {
         return false;
     };
-    let ip = local.ip();
-    addresses.iter().any(|a| {
-        *a == ip
-            || (ip.is_unspecified() && (ip.is_ipv6() || a.is_ipv4()))
-            || (a.is_unspecified() && a.is_ipv4() == ip.is_ipv4())
-    })
+    if local.port() != port {
+        return false;
+    }
+    let ip = local.ip().to_canonical();
+    addresses
+        .iter()
+        .any(|a| *a == ip || (ip.is_unspecified() && (ip.is_ipv6() || a.is_ipv4())))
 }
 
 /// The holders among `rows` (the port's socket table) for `target`: listeners on its address,
@@ -105,7 +118,7 @@ pub fn from_rows(rows: &[SocketRow], target: &Target) -> Result<Vec<Holder>, Str
     let addresses = local_addresses(target)?;
     let mut holders: Vec<Holder> = rows
         .iter()
-        .filter(|r| r.is_listener() && serves(&r.local, &addresses))
+        .filter(|r| r.is_listener() && serves(&r.local, target.port, &addresses))
         .flat_map(|r| {
             r.owners.iter().map(|p| Holder {
                 process: p.clone(),
@@ -227,13 +240,31 @@ mod tests {
     }
 
     #[test]
-    fn listeners_serve_their_address_or_any() {
+    fn listeners_serve_their_address_and_port_or_any_address() {
         let v4 = ["127.0.0.1".parse().unwrap()];
-        assert!(serves("127.0.0.1:80", &v4));
-        assert!(serves("0.0.0.0:80", &v4));
-        assert!(serves("[::]:80", &v4), ":: takes IPv4 too");
-        assert!(!serves("127.0.0.2:80", &v4));
-        assert!(!serves("[::1]:80", &v4));
+        assert!(serves("127.0.0.1:80", 80, &v4));
+        assert!(
+            !serves("127.0.0.1:81", 80, &v4),
+            "another port is another server"
+        );
+        assert!(serves("0.0.0.0:80", 80, &v4));
+        assert!(serves("[::]:80", 80, &v4), ":: takes IPv4 too");
+        assert!(
+            serves("[::ffff:127.0.0.1]:80", 80, &v4),
+            "an IPv4-mapped listener"
+        );
+        assert!(!serves("127.0.0.2:80", 80, &v4));
+        assert!(!serves("[::1]:80", 80, &v4));
+    }
+
+    #[test]
+    fn port_0_and_the_wildcard_address() {
+        let why = local_addresses(&target("127.0.0.1", 0)).unwrap_err();
+        assert!(why.contains("port 0 names no server"), "{why}");
+        assert_eq!(
+            local_addresses(&target("0.0.0.0", 9)).unwrap(),
+            ["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]

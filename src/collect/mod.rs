@@ -245,7 +245,8 @@ fn config_sections(resolved: &Resolved, out: &mut String, r: &mut Redactor) {
         .collect();
     env.sort();
     let env_text = env.iter().fold(String::new(), |mut acc, (k, v)| {
-        let _ = writeln!(acc, "{}", r.variable(k, v));
+        // One line each: a newline in a value would forge lines of the bundle.
+        let _ = writeln!(acc, "{}", r.variable(k, &crate::text::clean(v)));
         acc
     });
     section(

@@ -13,16 +13,17 @@ use regex::Regex;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Name fragments that mark a variable or key as secret.
-const SECRET_WORDS: [&str; 9] = [
+const SECRET_WORDS: [&str; 10] = [
     "TOKEN",
     "SECRET",
     "KEY",
-    "PASSWORD",
-    "PASSWD",
+    "PASS",
+    "PWD",
     "AUTH",
     "COOKIE",
     "CREDENTIAL",
     "WEBHOOK",
+    "SIGNATURE",
 ];
 
 /// Whether a variable or key called `name` holds a secret.
@@ -33,7 +34,14 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// A secret-looking name inside a pattern (`api_key`, `client-secret`, `X-Auth-Token`).
-const NAME: &str = r"[A-Za-z0-9_-]*(?:token|secret|key|password|passwd|pwd|auth|cookie|credential|webhook)[A-Za-z0-9_-]*";
+const NAME: &str = r"[A-Za-z0-9_-]*(?:token|secret|key|pass|pwd|auth|cookie|credential|webhook|signature)[A-Za-z0-9_-]*";
+
+/// What separates a name from its value: `=`, `:`, `=>`, with the name's closing quote (plain
+/// or escaped, as in JSON inside a string) and spaces on the same line.
+const SEP: &str = r#"(?:\\?["'])?[ \t]*(?:=>|[=:])[ \t]*"#;
+
+/// A value: quoted (plainly, escaped, or singly) or up to a space, comma or closing bracket.
+const VALUE: &str = r#"(?:\\"(?:[^"\\\n]|\\[^"\n])*\\"|"[^"\n]*"|'[^'\n]*'|[^\s",}'\]]+)"#;
 
 /// The rules, most specific first: (kind, pattern, replacement).
 fn rules() -> &'static [(&'static str, Regex, String)] {
@@ -43,9 +51,14 @@ fn rules() -> &'static [(&'static str, Regex, String)] {
         [
             (
                 "private key",
-                r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)"
+                r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY[A-Z ]*-----.*?(?:-----END [A-Z ]*PRIVATE KEY[A-Z ]*-----|\z)"
                     .to_owned(),
                 format!("-----{r} PRIVATE KEY-----"),
+            ),
+            (
+                "cookie header",
+                r"(?i)\b((?:set-)?cookie[ \t]*:[ \t]*)[^\n]+".to_owned(),
+                format!("${{1}}{r}"),
             ),
             (
                 "authorization header",
@@ -60,7 +73,7 @@ fn rules() -> &'static [(&'static str, Regex, String)] {
             ),
             (
                 "URL credentials",
-                r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]+:[^\s/@]+@".to_owned(),
+                r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@".to_owned(),
                 format!("$1{r}@"),
             ),
             (
@@ -71,24 +84,23 @@ fn rules() -> &'static [(&'static str, Regex, String)] {
             ),
             (
                 "command-line secret",
-                r"(?i)(\s--?(?:password|passwd|pass|pwd|token|secret|api[-_]?key|auth|key)(?:=|\s+))\S+|(\s-p)([^\s-]\S*)"
-                    .to_owned(),
+                format!(r#"(?i)(\s--?{NAME}(?:=|\s+))(?:"[^"]*"|'[^']*'|\S+)|(\s-p)([^\s-]\S*)"#),
                 format!("${{1}}${{2}}{r}"),
             ),
             (
                 "URL-encoded secret",
-                format!(r"(?i)\b({NAME})(%3D|%3A)[^\s&]+"),
+                format!(r"(?i)\b({NAME})((?:%22)?(?:%3D|%3A)(?:%22)?)[^\s&%]+"),
                 format!("$1$2{r}"),
             ),
             (
                 "provider key",
-                r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+                r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bglpat-[A-Za-z0-9_-]{20}|\bnpm_[A-Za-z0-9]{36}|\bAIza[0-9A-Za-z_-]{35}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"
                     .to_owned(),
                 r.to_owned(),
             ),
             (
                 "secret-named value",
-                format!(r#"(?i)\b({NAME})("?\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s",}}]+)"#),
+                format!(r"(?i)\b({NAME})({SEP}){VALUE}"),
                 format!("$1$2{r}"),
             ),
         ]
@@ -181,7 +193,78 @@ mod tests {
     use super::*;
 
     /// Each planted secret, the text around it, and what must be left of the line.
-    const PLANTED: [(&str, &str, &str); 17] = [
+    const PLANTED: [(&str, &str, &str); 32] = [
+        (
+            "mysqld --db-password hunter22 --port 1",
+            "hunter22",
+            "--db-password [REDACTED] --port 1",
+        ),
+        (
+            "app --client-secret=abcSECRET1",
+            "abcSECRET1",
+            "--client-secret=[REDACTED]",
+        ),
+        (
+            "app --token \"two words\" next",
+            "two words",
+            "--token [REDACTED] next",
+        ),
+        (
+            "{'password': 'pyDICTpw'}",
+            "pyDICTpw",
+            "'password': [REDACTED]",
+        ),
+        (
+            "{\\\"api_key\\\": \\\"escJSONkey\\\"}",
+            "escJSONkey",
+            "api_key",
+        ),
+        (
+            "Cookie: a=1; session=COOKIEVAL",
+            "COOKIEVAL",
+            "Cookie: [REDACTED]",
+        ),
+        (
+            "redis://:EMPTYUSERpw@host:6379",
+            "EMPTYUSERpw",
+            "redis://[REDACTED]@host",
+        ),
+        (
+            "https://TOKENASUSER@github.com/x",
+            "TOKENASUSER",
+            "https://[REDACTED]@github.com",
+        ),
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----",
+            "lQOYBF",
+            "[REDACTED]",
+        ),
+        (
+            "q=password%22%3A%22URLENCpw&x",
+            "URLENCpw",
+            "password%22%3A%22[REDACTED]",
+        ),
+        (
+            "secret => ARROWsecret",
+            "ARROWsecret",
+            "secret => [REDACTED]",
+        ),
+        (
+            "auth:\n  user: bob\n  pass: PASSval",
+            "PASSval",
+            "user: bob",
+        ),
+        (
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+            "eyJzdWIiOiIxIn0",
+            "token",
+        ),
+        (
+            "signature=SIGvalue123",
+            "SIGvalue123",
+            "signature=[REDACTED]",
+        ),
+        ("gitlab glpat-ABCDEFGHIJKLMNOPQRST end", "glpat-ABC", " end"),
         (
             "Authorization: Basic dXNlcjpodW50ZXIy",
             "dXNlcjpodW50ZXIy",

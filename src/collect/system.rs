@@ -68,7 +68,7 @@ pub fn top() -> String {
         } else {
             cmd.join(" ")
         };
-        let cmd: String = cmd.chars().take(120).collect();
+        let cmd: String = crate::text::clean(&cmd).chars().take(120).collect();
         let _ = writeln!(
             out,
             "{:>7} {:<10} {:>6.1} {:>8}M  {cmd}",

@@ -102,10 +102,14 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
         (None, Some(h)) => default_file(h),
         (None, None) => PathBuf::from(".claude/config.yaml"),
     };
-    let contents = match std::fs::read(&path) {
-        Ok(bytes) => FileContents::Text(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileContents::Missing,
-        Err(e) => FileContents::Unreadable(e.to_string()),
+    // A FIFO or a device would block or never end: only a regular file is read.
+    let contents = match std::fs::metadata(&path).map(|m| m.is_file()) {
+        // A config linked to /dev/null is a config switched off: as if there were none.
+        Ok(false) if std::fs::canonicalize(&path).is_ok_and(|p| p == Path::new("/dev/null")) => {
+            FileContents::Missing
+        }
+        Ok(false) => FileContents::Unreadable("it is not a regular file".into()),
+        _ => read_config(&path),
     };
     let file = ConfigFile {
         path,
@@ -125,6 +129,14 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
         inputs.paths.insert(path, state);
     }
     inputs
+}
+
+fn read_config(path: &Path) -> FileContents {
+    match std::fs::read(path) {
+        Ok(bytes) => FileContents::Text(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileContents::Missing,
+        Err(e) => FileContents::Unreadable(e.to_string()),
+    }
 }
 
 /// Resolves the configuration for this process: [`gather`] then [`resolve`].

@@ -1,6 +1,7 @@
 //! PID files: mpm-top's own (`pid_file`) and Claude MPM's per-project
 //! `.claude-mpm/monitor-daemon-<port>.pid`; each live or stale.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -77,10 +78,15 @@ pub fn claude_mpm_log(holder: u32, port: u16, cwd: &Path) -> Option<PathBuf> {
         let pid_file = root.join(format!(".claude-mpm/monitor-daemon-{port}.pid"));
         (PidFileState::read(&pid_file, "claude-mpm").pid == Some(holder)).then(|| in_project(&root))
     };
-    [by_cwd, by_pid_file]
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
+    // The log must be a plain file (not a link to something else) owned by the server's
+    // user: a process's working directory is its own to fill, and a bundle is for sharing.
+    let owner = std::fs::metadata(format!("/proc/{holder}"))
+        .map(|m| m.uid())
+        .ok();
+    [by_cwd, by_pid_file].into_iter().flatten().find(|p| {
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|m| m.file_type().is_file() && Some(m.uid()) == owner)
+    })
 }
 
 /// Our PID file (if present) and every Claude MPM monitor PID file of the project at `cwd`.

@@ -96,8 +96,14 @@ fn dialog_lines(dialog: &Dialog) -> (&'static str, Vec<String>) {
 pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     if let Some(dialog) = &state.dialog {
         let (title, what) = dialog_lines(dialog);
+        // One line per target, cut to the box: a wrapped line would push later targets and
+        // the keys out of the box.
+        let inner = usize::from(area.width.min(90).saturating_sub(2));
         let mut lines: Vec<Line> = vec![Line::from("This will affect exactly:")];
-        lines.extend(what.into_iter().map(|l: String| Line::from(l)));
+        lines.extend(
+            what.into_iter()
+                .map(|l: String| Line::from(crate::text::truncate(&l, inner.saturating_sub(1)))),
+        );
         lines.push(Line::from(""));
         lines.push(Line::from(vec![
             Span::styled("y", theme.bad),

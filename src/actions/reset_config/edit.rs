@@ -44,9 +44,15 @@ fn ends_block(line: &str) -> bool {
 
 fn find(text: &str) -> Result<Option<Block>, String> {
     let all = lines(text);
+    // One `---` opening the document (after comments) is one document, not two.
+    let opening = all
+        .iter()
+        .position(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|i| all[*i].1.trim_end() == "---");
     if all
         .iter()
-        .any(|(_, l)| l.starts_with("---") || l.starts_with("..."))
+        .enumerate()
+        .any(|(i, (_, l))| Some(i) != opening && (l.starts_with("---") || l.starts_with("...")))
     {
         return Err(
             "it holds more than one YAML document (a '---' or '...' line): reset it by hand".into(),
@@ -148,6 +154,9 @@ fn default_block(newline: &str) -> String {
 /// # Errors
 /// When the block cannot be replaced as text; the message says what to change.
 pub fn replace_block(text: &str) -> Result<String, String> {
+    if text.starts_with('\u{feff}') {
+        return Err("it starts with a byte-order mark: save it as plain UTF-8, then reset".into());
+    }
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let fresh = default_block(newline);
     let Some(block) = find(text)? else {
@@ -203,6 +212,12 @@ mod tests {
         assert!(out.ends_with(tail), "{out}");
         assert!(out.contains("socketio:\n  host: localhost\n  port: 8765"));
         assert!(!out.contains("9000") && !out.contains("a note"));
+    }
+
+    #[test]
+    fn one_document_opened_with_three_dashes_is_fine() {
+        let out = replace_block("# c\n---\nsocketio:\n  port: 1\n").unwrap();
+        assert!(out.starts_with("# c\n---\nsocketio:\n  host: localhost"));
     }
 
     #[test]

@@ -65,6 +65,33 @@ fn through_links(path: &Path) -> anyhow::Result<PathBuf> {
 /// When the file cannot be read, is not a YAML mapping, or cannot be edited as text.
 pub fn plan(path: &Path) -> anyhow::Result<Plan> {
     let real = through_links(path)?;
+    if let Ok(meta) = std::fs::metadata(&real) {
+        use std::os::unix::fs::MetadataExt as _;
+        if !meta.is_file() {
+            bail!(
+                "'{}' is not a regular file (it is {}); nothing was changed",
+                path.display(),
+                if real == Path::new("/dev/null") {
+                    "/dev/null: the configuration is switched off that way".to_owned()
+                } else {
+                    format!("{} there", real.display())
+                }
+            );
+        }
+        if meta.permissions().mode() & 0o200 == 0 {
+            bail!(
+                "'{}' is read-only: make it writable to reset it; nothing was changed",
+                path.display()
+            );
+        }
+        if meta.nlink() > 1 {
+            bail!(
+                "'{}' has {} hard links: a reset would part them; nothing was changed",
+                path.display(),
+                meta.nlink()
+            );
+        }
+    }
     let (exists, original) = match std::fs::read(&real) {
         Ok(bytes) => (true, bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (false, Vec::new()),
@@ -83,8 +110,13 @@ pub fn plan(path: &Path) -> anyhow::Result<Plan> {
             path.display()
         )
     })?;
-    let new = mapping(&new_text, path).context("the reset text does not parse")?;
-    // The promise, checked: every other key keeps its value.
+    let Ok(Value::Mapping(new)) = serde_yaml::from_str::<Value>(&new_text) else {
+        bail!(
+            "resetting '{}' as text would not leave valid YAML (a value there spans lines the edit cannot see); nothing was changed: reset it by hand",
+            path.display()
+        );
+    };
+    // The promise, checked: every other key keeps its value, and no key appears.
     for (key, value) in &old {
         if key.as_str() != Some(SECTION) && new.get(key) != Some(value) {
             bail!(
@@ -92,6 +124,15 @@ pub fn plan(path: &Path) -> anyhow::Result<Plan> {
                 path.display()
             );
         }
+    }
+    if let Some(key) = new
+        .keys()
+        .find(|k| k.as_str() != Some(SECTION) && !old.contains_key(*k))
+    {
+        bail!(
+            "resetting '{}' would add a key {key:?} (a value of the section spans lines); nothing was changed: reset it by hand",
+            path.display()
+        );
     }
     let diff = section_diff(
         old.get(SECTION).unwrap_or(&Value::Null),
@@ -210,7 +251,8 @@ pub fn apply(plan: &Plan, audit: &Audit) -> anyhow::Result<Option<PathBuf>> {
         &format!(".{name}.reset-{}", std::process::id()),
         plan.new_text.as_bytes(),
     )?;
-    let mode = std::fs::metadata(&plan.real).map_or(0o600, |m| m.permissions().mode());
+    // The file's permission bits, without setuid, setgid or sticky.
+    let mode = std::fs::metadata(&plan.real).map_or(0o600, |m| m.permissions().mode() & 0o777);
     let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode));
     if let Err(e) = std::fs::rename(&tmp, &plan.real) {
         let _ = std::fs::remove_file(&tmp);
@@ -339,5 +381,29 @@ mod tests {
                 .unwrap()
                 .contains("edited meanwhile")
         );
+    }
+
+    #[test]
+    fn what_a_text_edit_cannot_promise_is_refused_untouched() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        // A config switched off by a link to /dev/null is left switched off.
+        let off = dir.path().join("off.yaml");
+        std::os::unix::fs::symlink("/dev/null", &off).unwrap();
+        let why = plan(&off).unwrap_err().to_string();
+        assert!(why.contains("not a regular file"), "{why}");
+        // A quoted value continuing at column 0 would turn into a key of its own.
+        let spans = dir.path().join("spans.yaml");
+        let text = "socketio:\n  host: \"x\nevil: 1 #\"\nkeep: 2\n";
+        std::fs::write(&spans, text).unwrap();
+        let why = plan(&spans).unwrap_err().to_string();
+        assert!(why.contains("nothing was changed"), "{why}");
+        assert_eq!(std::fs::read_to_string(&spans).unwrap(), text);
+        // A read-only file is the user's decision.
+        let locked = dir.path().join("locked.yaml");
+        std::fs::write(&locked, "socketio:\n  port: 1\n").unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let why = plan(&locked).unwrap_err().to_string();
+        assert!(why.contains("read-only"), "{why}");
     }
 }
