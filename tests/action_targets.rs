@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{first_line_port, mpm_top_command, signal, wait_with_timeout};
+use common::{mpm_top_command, python_script, signal, wait_with_timeout};
 use nix::sys::signal::Signal;
 
 /// A Python HTTP server on 127.0.0.1:0 whose /health claims to be mpm-top's with `pid`.
@@ -26,13 +26,8 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#
     );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let port = first_line_port(&mut child).1.unwrap();
-    (child, port)
+    let (child, port) = python_script(&script);
+    (child, port.unwrap())
 }
 
 /// A process holding an ESTABLISHED connection to `port`.
@@ -40,13 +35,7 @@ fn client_of(port: u16) -> Child {
     let script = format!(
         "import socket, time\ns = socket.create_connection(('127.0.0.1', {port}))\nprint('connected', flush=True)\ntime.sleep(120)\n"
     );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    first_line_port(&mut child);
-    child
+    python_script(&script).0
 }
 
 fn alive(child: &mut Child) -> bool {

@@ -138,13 +138,8 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
 print(s.getsockname()[1], flush=True)\n\
 signal.pause()\n";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (line, port) = common::first_line_port(&mut child);
-    (child, port.unwrap_or_else(|| panic!("no port: {line}")))
+    let (child, port) = common::python_script(script);
+    (child, port.unwrap())
 }
 
 #[test]

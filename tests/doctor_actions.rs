@@ -254,13 +254,8 @@ fn restart_replaces_the_running_server_and_waits_for_health() {
 
 fn foreign_holder() -> (Child, u16) {
     let script = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let port = common::first_line_port(&mut child).1.unwrap();
-    (child, port)
+    let (child, port) = common::python_script(script);
+    (child, port.unwrap())
 }
 
 #[test]

@@ -109,6 +109,18 @@ pub fn python_server() -> (Child, u16) {
     )
 }
 
+/// `python3 -c script`, started by a test, and the first word it prints (a port, or a line
+/// saying it is ready), parsed as a port when it is one.
+pub fn python_script(script: &str) -> (Child, Option<u16>) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_, port) = first_line_port(&mut child);
+    (child, port)
+}
+
 pub fn signal(pid: u32, signal: Signal) {
     let _ = kill(Pid::from_raw(i32::try_from(pid).unwrap()), signal);
 }
