@@ -119,6 +119,26 @@ fn doctor_talks_to_a_python_socketio_server_and_runs_subsets_in_plain_text() {
     child.wait().unwrap();
 }
 
+/// `mpm-top --collect OUT --host 127.0.0.1 --port PORT` with `env`.
+fn collect(
+    home: &std::path::Path,
+    out: &std::path::Path,
+    port: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    mpm_top_command(home, env)
+        .args([
+            "--collect",
+            out.to_str().unwrap(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_server() {
     let home = tempfile::tempdir().unwrap();
@@ -134,23 +154,15 @@ fn collect_redacts_planted_secrets_keeps_every_section_and_survives_a_hung_serve
     let port = hung.local_addr().unwrap().port().to_string();
     let out_path = home.path().join("bundle.txt");
     let started = Instant::now();
-    let out = mpm_top_command(
+    let out = collect(
         home.path(),
+        &out_path,
+        &port,
         &[
             ("SOCKETIO_AUTH_TOKEN", "PLANTED-env-token"),
             ("CLAUDE_API_KEY", "PLANTED-key"),
         ],
-    )
-    .args([
-        "--collect",
-        out_path.to_str().unwrap(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ])
-    .output()
-    .unwrap();
+    );
     let took = started.elapsed();
     assert!(
         out.status.success(),
@@ -444,17 +456,7 @@ fn collect_replaces_a_symlink_at_its_path_and_never_writes_through_it() {
     std::os::unix::fs::symlink(&victim, &out_path).unwrap();
     let hung = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = hung.local_addr().unwrap().port().to_string();
-    let out = mpm_top_command(home.path(), &[])
-        .args([
-            "--collect",
-            out_path.to_str().unwrap(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-        ])
-        .output()
-        .unwrap();
+    let out = collect(home.path(), &out_path, &port, &[]);
     assert!(
         out.status.success(),
         "{}",
