@@ -1,9 +1,10 @@
 //! Time as data: every happening carries a [`Stamp`] taken where it happened, by its producer.
 //! The state never reads a clock; `Tick` only moves the clock that windows and ages use.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset, Local, TimeZone as _, Utc};
+use chrono::{DateTime, FixedOffset, Local, Offset as _, TimeZone as _, Utc};
 use serde_json::Value;
 
 /// When something happened.
@@ -77,12 +78,28 @@ impl Clock {
     pub fn stamp_at(&self, at: Instant) -> Stamp {
         let now = Instant::now();
         let ago = now.saturating_duration_since(at);
-        let wall = Local::now() - chrono::Duration::from_std(ago).unwrap_or_default();
+        let wall = Utc::now() - chrono::Duration::from_std(ago).unwrap_or_default();
         Stamp {
             mono: at.saturating_duration_since(self.started).as_secs_f64(),
-            wall: wall.fixed_offset(),
+            wall: wall.with_timezone(&local_offset()),
         }
     }
+}
+
+/// The local offset from UTC, in seconds, as last looked up (`i32::MIN`: not yet).
+static LOCAL_OFFSET: AtomicI32 = AtomicI32::new(i32::MIN);
+
+/// Looks the local offset up again (the time zone's rules, a DST change): once a second, from
+/// the clock's tick, rather than for every event stamped.
+pub fn refresh_local_offset() {
+    LOCAL_OFFSET.store(Local::now().offset().local_minus_utc(), Ordering::Relaxed);
+}
+
+fn local_offset() -> FixedOffset {
+    if LOCAL_OFFSET.load(Ordering::Relaxed) == i32::MIN {
+        refresh_local_offset();
+    }
+    FixedOffset::east_opt(LOCAL_OFFSET.load(Ordering::Relaxed)).unwrap_or_else(|| Utc.fix())
 }
 
 /// A sender's own timestamp from a payload: an RFC 3339 string (also Claude MPM's malformed

@@ -335,6 +335,7 @@ pub async fn ticks(clock: Clock, tx: mpsc::Sender<Action>) {
     let mut ticker = tokio::time::interval(TICK);
     loop {
         ticker.tick().await;
+        crate::app::time::refresh_local_offset();
         if tx.send(Action::Tick(clock.stamp())).await.is_err() {
             return;
         }
