@@ -194,7 +194,7 @@ pub fn to_text(target: &str, checks: &[Check], style: Style) -> String {
     let count = |s| checks.iter().filter(|c| c.status == s).count();
     let _ = writeln!(
         out,
-        "{} ok, {} warnings, {} failures",
+        "{} ok, {} warning(s), {} failure(s)",
         count(Status::Ok),
         count(Status::Warn),
         count(Status::Fail)

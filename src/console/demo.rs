@@ -52,6 +52,7 @@ impl Demo {
 /// someone else prepared (a symlink in the temporary folder) makes this fail, not follow it.
 fn private_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt as _;
+    remove_abandoned();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -61,6 +62,30 @@ fn private_dir() -> anyhow::Result<PathBuf> {
         .create(&dir)
         .with_context(|| format!("cannot create the demo's folder '{}'", dir.display()))?;
     Ok(dir)
+}
+
+/// Removes the folders of demos that were killed before they could (SIGKILL, a crash): ours
+/// by name and owner, and whose process is gone. A link by that name is removed, not followed.
+fn remove_abandoned() {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("mpm-top-demo-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.uid() == me);
+        if ours && crate::probes::process::start_ticks(pid).is_none() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Starts the demo server on 127.0.0.1:0, logging to a private folder, and its workload; stop

@@ -104,7 +104,7 @@ pub async fn carry_out(
             }
             let count = |s| results.iter().filter(|c| c.status == s).count();
             Ok(format!(
-                "doctor: {} ok, {} warnings, {} failures",
+                "doctor: {} ok, {} warning(s), {} failure(s)",
                 count(Status::Ok),
                 count(Status::Warn),
                 count(Status::Fail)
