@@ -397,14 +397,9 @@ const BEFORE: &str =
 const SECTION: &str = "socketio:\n  port: 9050   # moved for a test\n  # cors for the dashboard\n  cors_origins: ['*']\n";
 const AFTER: &str = "\n# tools\nagents: {reviewer: {mode: '0o755'}, umask: 0777, octal: 0o755}\nprofile: *ui\nlast: yes";
 
-#[test]
-fn reset_config_changes_only_the_sections_bytes_and_every_other_value_stays_for_pyyaml_too() {
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join(".claude/config.yaml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    let original = format!("{BEFORE}{SECTION}{AFTER}");
-    std::fs::write(&config, &original).unwrap();
-    let out = mpm_top_command(home.path(), &[])
+/// `mpm-top reset-config --yes`, which must succeed.
+fn reset_config_yes(home: &std::path::Path) {
+    let out = mpm_top_command(home, &[])
         .args(["reset-config", "--yes"])
         .output()
         .unwrap();
@@ -413,6 +408,16 @@ fn reset_config_changes_only_the_sections_bytes_and_every_other_value_stays_for_
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn reset_config_changes_only_the_sections_bytes_and_every_other_value_stays_for_pyyaml_too() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".claude/config.yaml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let original = format!("{BEFORE}{SECTION}{AFTER}");
+    std::fs::write(&config, &original).unwrap();
+    reset_config_yes(home.path());
     let now = std::fs::read_to_string(&config).unwrap();
     assert!(now.starts_with(BEFORE), "{now}");
     assert!(
@@ -487,15 +492,7 @@ fn reset_config_writes_through_a_symlink_and_two_resets_in_a_second_keep_two_bac
     let original = "# mine\nsocketio:\n  port: 9050\n";
     for _ in 0..2 {
         std::fs::write(&real, original).unwrap();
-        let out = mpm_top_command(home.path(), &[])
-            .args(["reset-config", "--yes"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        reset_config_yes(home.path());
     }
     assert!(
         std::fs::symlink_metadata(&link)
