@@ -205,9 +205,19 @@ fn the_log_answers_the_guides_grep_recipes() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The server notices the test client's close on its own schedule; a SIGTERM sent the
+    // moment `mpm-top test` exits can arrive before the disconnect is logged.
+    let log_path = home.path().join(".claude/logs/socketio_server.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline
+        && !std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains(" INFO disconnect sid=")
+    {
+        std::thread::sleep(Duration::from_millis(25));
+    }
     server.terminate();
-    let log =
-        std::fs::read_to_string(home.path().join(".claude/logs/socketio_server.log")).unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
     let grep = |pattern: &[&str]| {
         log.lines()
             .filter(|l| pattern.iter().any(|p| l.contains(p)))
