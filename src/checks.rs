@@ -11,7 +11,7 @@ use crate::probes::pidfiles::PidFileState;
 use crate::probes::process::{ProcessInfo, ProcessStats};
 
 /// Outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Fine.

@@ -47,6 +47,16 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "debug_info.txt")]
     pub collect: Option<PathBuf>,
 
+    /// Record the console's session to this file (gzip-compressed JSON lines, redacted like the
+    /// debug bundle; an existing file is never replaced). `mpm-top replay FILE` opens it
+    #[arg(long, value_name = "FILE", conflicts_with = "collect")]
+    pub record: Option<PathBuf>,
+
+    /// The most a recording may take on disk, compressed; it stops there, saying so
+    #[arg(long, value_name = "MIB", default_value_t = crate::record::DEFAULT_CAP_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub record_max_mib: u64,
+
     /// What to do; without one, the console opens
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -71,8 +81,22 @@ pub enum Command {
     ResetConfig(ConfirmArgs),
     /// Print the resolved configuration with the source of every value
     Config(ConfigArgs),
+    /// Open a recording (from --record, the console's w key, or --collect) in the console,
+    /// with time controls; or print its events as JSON lines
+    Replay(ReplayArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+/// Options of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording (.jsonl.gz)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the recorded events and log lines as JSON lines instead of opening the console
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `serve`.

@@ -46,6 +46,7 @@ pub mod doctor;
 pub mod fd_limit;
 pub mod files;
 pub mod probes;
+pub mod record;
 pub mod serve;
 pub mod sio_client;
 pub mod target;

@@ -10,9 +10,26 @@ use mpm_top::target::Target;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let (Some(_), Some(command)) = (&cli.record, &cli.command) {
+        let name = format!("{command:?}");
+        let name = name
+            .split(['(', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        eprintln!(
+            "mpm-top: --record records the console, and does nothing with `{name}`: run `mpm-top --record FILE` (or with --demo)"
+        );
+        return ExitCode::from(2);
+    }
     let resolved = config::load(cli.flag_values(), cli.config.as_deref());
     match &cli.command {
         Some(Command::Config(args)) => print_config(&resolved, args.json),
+        Some(Command::Replay(args)) => ExitCode::from(if args.json {
+            mpm_top::console::replay::print_json(&args.file)
+        } else {
+            mpm_top::console::replay::run(&args.file)
+        }),
         Some(Command::Completions(args)) => {
             clap_complete::generate(
                 args.shell,
@@ -71,6 +88,8 @@ fn main() -> ExitCode {
                 read_only: cli.read_only,
                 flags: cli.flag_values(),
                 config_file: cli.config.clone(),
+                record: cli.record.clone(),
+                record_max_mib: cli.record_max_mib,
             };
             ExitCode::from(mpm_top::console::run(resolved, &options))
         }

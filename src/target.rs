@@ -11,7 +11,7 @@ use std::fmt;
 use crate::config::{Key, Resolved, Source};
 
 /// How the target was chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Chosen {
     /// The user named the host or port (flag, env or file): never replaced by discovery.
     Named(String),
@@ -29,7 +29,7 @@ pub enum Chosen {
 }
 
 /// One server: where it is and how it was chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Target {
     /// `https` when the configuration says `ssl: true`, else `http`.
     pub scheme: &'static str,
@@ -114,6 +114,37 @@ pub fn bracket(host: &str) -> String {
         format!("[{host}]")
     } else {
         host.to_owned()
+    }
+}
+
+/// A target as a recording holds it: its scheme a string, read back as one of the two this
+/// program speaks.
+#[derive(serde::Deserialize)]
+struct RecordedTarget {
+    scheme: String,
+    host: String,
+    port: u16,
+    chosen: Chosen,
+}
+
+impl<'de> serde::Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(input: D) -> Result<Target, D::Error> {
+        let t = RecordedTarget::deserialize(input)?;
+        let scheme = match t.scheme.as_str() {
+            "https" => "https",
+            "http" => "http",
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "scheme '{other}' is neither http nor https"
+                )));
+            }
+        };
+        Ok(Target {
+            scheme,
+            host: t.host,
+            port: t.port,
+            chosen: t.chosen,
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
 /// A process holding a target's listening socket, as listed (and shown) before asking.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     /// The process, with its start time in ticks.
     pub process: ProcessInfo,

@@ -8,7 +8,7 @@ use crate::target::Chosen;
 
 /// Keys for the footer, most important first: the footer shows as many as fit, and always the
 /// last two (help and quit).
-pub const FOOTER_KEYS: [(&str, &str); 14] = [
+pub const FOOTER_KEYS: [(&str, &str); 15] = [
     ("/", "filter"),
     ("p", "pause"),
     ("Enter", "detail"),
@@ -18,6 +18,7 @@ pub const FOOTER_KEYS: [(&str, &str); 14] = [
     ("K", "kill"),
     ("c", "collect"),
     ("R", "reset cfg"),
+    ("w", "record"),
     ("Tab", "focus"),
     ("z", "zoom"),
     ("x", "clear"),
@@ -26,13 +27,17 @@ pub const FOOTER_KEYS: [(&str, &str); 14] = [
 ];
 
 /// Every key, for the help overlay.
-pub const HELP_KEYS: [(&str, &str); 22] = [
+pub const HELP_KEYS: [(&str, &str); 23] = [
     ("s", "start the bundled server on the target's port"),
     ("r", "restart the target's server (graceful)"),
     ("K", "kill the processes holding the target's port"),
     ("R", "reset the socketio: section of the config file"),
     ("c", "write debug_info.txt"),
     ("d", "run doctor"),
+    (
+        "w",
+        "start or stop recording (mpm-top replay FILE opens it)",
+    ),
     ("g", "switch to the server found elsewhere (when offered)"),
     ("/", "filter the stream (Enter keeps it, Esc ends typing)"),
     ("p", "pause or resume the stream"),
@@ -53,6 +58,51 @@ pub const HELP_KEYS: [(&str, &str); 22] = [
     ("q", "quit"),
     ("Ctrl-C", "quit"),
 ];
+
+/// A replay's controls: the footer and the help show these while replaying.
+pub const REPLAY_KEYS: [(&str, &str); 5] = [
+    ("space", "play or pause the replay"),
+    ("Left/Right", "seek 10 s back / forward"),
+    ("Home/End", "the recording's start / end"),
+    ("[ ]", "slower / faster (x0.25 to x16)"),
+    ("p", "pause the stream (the replay plays on)"),
+];
+
+/// What a key asks of a replay's player.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Control {
+    /// Play or pause.
+    PlayPause,
+    /// Move the position by this many seconds of the recording.
+    Seek(f64),
+    /// To the recording's start.
+    Start,
+    /// To its end.
+    End,
+    /// Half as fast.
+    Slower,
+    /// Twice as fast.
+    Faster,
+}
+
+/// The replay control `key` is, when the console replays and nothing else takes the key (a
+/// filter being typed, the help, an event's detail).
+#[must_use]
+pub fn replay_control(state: &State, key: Key) -> Option<Control> {
+    if state.replay.is_none() || state.editing_filter || state.help || state.detail {
+        return None;
+    }
+    Some(match key {
+        Key::Char(' ') => Control::PlayPause,
+        Key::Left => Control::Seek(-10.0),
+        Key::Right => Control::Seek(10.0),
+        Key::Home => Control::Start,
+        Key::End => Control::End,
+        Key::Char('[') => Control::Slower,
+        Key::Char(']') => Control::Faster,
+        _ => return None,
+    })
+}
 
 /// The most processes a dialog lists (each on a line of its own).
 const MAX_SHOWN: usize = 12;
@@ -143,7 +193,15 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
                 state.selected = state.selected_event().map(|e| e.id);
             }
         }
+        Key::Char(c @ ('g' | 'w' | 's' | 'r' | 'K' | 'R' | 'c' | 'd'))
+            if state.replay.is_some() =>
+        {
+            state.note(format!(
+                "replay: '{c}' is disabled: this is a recording, and nothing in it reaches a server or a file"
+            ));
+        }
         Key::Char('g') => return switch(state),
+        Key::Char('w') => return vec![Effect::Record],
         Key::Char(c @ ('s' | 'r' | 'K' | 'R' | 'c' | 'd')) => return action_key(state, c),
         _ => {}
     }

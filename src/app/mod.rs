@@ -11,8 +11,8 @@ mod tools;
 use serde_json::Value;
 
 pub use events::long_running as events_long_running;
-pub use keys::{FOOTER_KEYS, HELP_KEYS};
-pub use state::{Dialog, EventRow, Offer, Origin, Pane, State};
+pub use keys::{Control, FOOTER_KEYS, HELP_KEYS, REPLAY_KEYS, replay_control};
+pub use state::{Dialog, EventRow, Offer, Origin, Pane, RecordingView, ReplayView, State};
 pub use time::{Clock, Stamp};
 
 use crate::actions::holder::Holder;
@@ -25,7 +25,7 @@ use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
 /// A key press, as the console sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Key {
     /// A printable character.
     Char(char),
@@ -49,6 +49,10 @@ pub enum Key {
     Home,
     /// End: back to following the newest.
     End,
+    /// Arrow left (a replay seeks back).
+    Left,
+    /// Arrow right (a replay seeks forward).
+    Right,
     /// Ctrl-U: clear the line being typed.
     CtrlU,
     /// Ctrl-C.
@@ -56,7 +60,7 @@ pub enum Key {
 }
 
 /// Everything that can happen to the console.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     /// What a target's producers report, tagged with that target's generation: the loop drops
     /// it when the console has switched to another target since.
@@ -118,6 +122,9 @@ pub enum Action {
     Doctor(Status, String),
     /// Something to tell the user, in mpm-top's log.
     Note(String),
+    /// A line of mpm-top's log as it was written, stamp included: how a recording carries the
+    /// lines that keys wrote (the keys themselves are not recorded).
+    Logged(String),
     /// An effect finished; what to tell the user.
     Done(String),
     /// An effect failed; why.
@@ -149,6 +156,8 @@ pub enum Effect {
     Doctor(Target),
     /// Monitor another server from now on.
     Switch(Target),
+    /// Start recording, or stop the recording being written.
+    Record,
 }
 
 impl Effect {
@@ -164,8 +173,30 @@ impl Effect {
             Effect::Collect(_) => "collect",
             Effect::Doctor(_) => "doctor",
             Effect::Switch(_) => "switch",
+            Effect::Record => "record",
         }
     }
+}
+
+/// The console now monitors `target`.
+fn retarget(state: &mut State, target: Target) {
+    state.note(format!("now monitoring {target}"));
+    // A new server: its facts start empty. What is the user's stays: the log, the
+    // configuration, focus, filter, an action still running.
+    let fresh = State::new(target, state.read_only);
+    let old = std::mem::replace(state, fresh);
+    state.log = old.log;
+    state.log_written = old.log_written;
+    state.recording = old.recording;
+    state.replay = old.replay;
+    state.config = old.config;
+    state.config_file = old.config_file;
+    state.now = old.now;
+    state.watched_since = old.now.mono;
+    state.focus = old.focus;
+    state.filter = old.filter;
+    state.rate_window = old.rate_window;
+    state.busy = old.busy;
 }
 
 /// Applies `action` to `state`; returns what the runtime must do.
@@ -198,6 +229,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.latency.push(ms);
         }
         Action::LogLine(line, at) => events::from_log(state, &line, at),
+        Action::Logged(line) => state.log_line(crate::text::sanitize(&line).into_owned()),
         Action::Health(result) => events::health(state, result),
         Action::Transport {
             handshake,
@@ -225,22 +257,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.sockets = sockets;
         }
         Action::Found(found) => found_elsewhere(state, found),
-        Action::Retargeted(target) => {
-            state.note(format!("now monitoring {target}"));
-            // A new server: its facts start empty. What is the user's stays: the log, the
-            // configuration, focus, filter, an action still running.
-            let fresh = State::new(target, state.read_only);
-            let old = std::mem::replace(state, fresh);
-            state.log = old.log;
-            state.config = old.config;
-            state.config_file = old.config_file;
-            state.now = old.now;
-            state.watched_since = old.now.mono;
-            state.focus = old.focus;
-            state.filter = old.filter;
-            state.rate_window = old.rate_window;
-            state.busy = old.busy;
-        }
+        Action::Retargeted(target) => retarget(state, target),
         Action::Config(rows) => state.config = rows,
         Action::ResetPlanned(plan) => {
             state.busy = None;

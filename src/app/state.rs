@@ -200,6 +200,36 @@ pub enum Dialog {
     Restart(Vec<Holder>),
 }
 
+/// A recording being written, as the status pane shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingView {
+    /// The file, as shown.
+    pub file: String,
+    /// Compressed bytes written so far.
+    pub bytes: u64,
+}
+
+/// A replay's position and controls, as the status pane shows them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayView {
+    /// The recording, as shown.
+    pub file: String,
+    /// The recording's wall clock at the position.
+    pub at: chrono::DateTime<chrono::FixedOffset>,
+    /// Seconds from the recording's start to the position.
+    pub elapsed: f64,
+    /// Seconds from its start to its last entry.
+    pub length: f64,
+    /// Playback speed (1 is as recorded).
+    pub speed: f64,
+    /// Playing, rather than paused.
+    pub playing: bool,
+    /// Catching up after a seek (many entries to apply).
+    pub seeking: bool,
+    /// Where the file is damaged, when it is: the replay stops there.
+    pub damage: Option<String>,
+}
+
 /// The whole console state.
 #[derive(Clone, Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent UI toggles, not an encoded state machine
@@ -256,6 +286,9 @@ pub struct State {
     pub config_file: String,
     /// mpm-top's own log.
     pub log: Ring<String>,
+    /// Lines ever added to the log (the ring forgets; this does not): what a recorder compares
+    /// to find the lines a key wrote.
+    pub log_written: u64,
     /// The doctor's worst finding.
     pub worst: Option<(Status, String)>,
     /// Focused pane.
@@ -283,6 +316,10 @@ pub struct State {
     pub busy: Option<String>,
     /// Actions disabled.
     pub read_only: bool,
+    /// The recording being written, if any (kept up to date by the runtime).
+    pub recording: Option<RecordingView>,
+    /// When this console replays a recording: where it is (kept up to date by the runtime).
+    pub replay: Option<ReplayView>,
     /// Set when the user quits.
     pub quit: bool,
 }
@@ -317,6 +354,7 @@ impl State {
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
             log: Ring::new(LOG_CAPACITY),
+            log_written: 0,
             worst: None,
             focus: Pane::Events,
             zoom: false,
@@ -330,6 +368,8 @@ impl State {
             dialog: None,
             busy: None,
             read_only,
+            recording: None,
+            replay: None,
             quit: false,
         }
     }
@@ -394,6 +434,19 @@ impl State {
             self.now.seconds_text(),
             crate::text::sanitize(line.as_ref())
         );
+        self.log_line(line);
+    }
+
+    /// Adds a line, already stamped and sanitised, to mpm-top's own log.
+    pub fn log_line(&mut self, line: String) {
         self.log.push(line);
+        self.log_written += 1;
+    }
+
+    /// The log's lines written since it had `written` lines, oldest first (those the ring
+    /// still holds).
+    pub fn log_since(&self, written: u64) -> impl Iterator<Item = &String> {
+        let new = usize::try_from(self.log_written.saturating_sub(written)).unwrap_or(usize::MAX);
+        self.log.iter().skip(self.log.len().saturating_sub(new))
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, Local, Offset as _, TimeZone as _, Utc};
 use serde_json::Value;
 
 /// When something happened.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     /// Seconds since the console started, from the monotonic clock: for durations and windows.
     pub mono: f64,
@@ -71,6 +71,12 @@ impl Clock {
     #[must_use]
     pub fn stamp(&self) -> Stamp {
         self.stamp_at(Instant::now())
+    }
+
+    /// Seconds since the clock started (monotonic), without reading the wall clock.
+    #[must_use]
+    pub fn mono(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 
     /// The instant `at` (taken earlier by a producer, e.g. when a packet arrived).

@@ -8,7 +8,7 @@ mod stack;
 mod system;
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
@@ -20,6 +20,7 @@ use crate::config::{self, Resolved};
 use crate::doctor;
 use crate::probes::logtail::{LineKind, last_lines};
 use crate::probes::sockets;
+use crate::record::{Entry, Header};
 use crate::target::Target;
 
 /// Log lines included, as the guide's `tail -500`.
@@ -36,9 +37,22 @@ pub struct Bundle {
     pub redacted: usize,
     /// The same, by kind: `3 (2 authorization header, 1 provider key)`.
     pub redacted_kinds: String,
+    /// The recording written beside it, or why there is none.
+    pub recording: Result<PathBuf, String>,
 }
 
-/// Collects everything and writes it to `path`, reporting progress on `progress`.
+/// Where the bundle's recording goes: beside it, named after it (`debug_info.txt` →
+/// `debug_info.jsonl.gz`).
+#[must_use]
+pub fn recording_path(bundle: &Path) -> PathBuf {
+    let stem = bundle
+        .file_stem()
+        .map_or_else(|| "debug_info".into(), |s| s.to_string_lossy().into_owned());
+    bundle.with_file_name(format!("{stem}.{}", crate::record::EXTENSION))
+}
+
+/// Collects everything and writes it to `path`, reporting progress on `progress`. Beside it
+/// goes a recording: `held`, what a console holds, or else a few seconds from the feed.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -46,6 +60,7 @@ pub async fn collect(
     resolved: &Resolved,
     target: &Target,
     path: &Path,
+    held: Option<(Header, Vec<Entry>)>,
     progress: &mut impl std::io::Write,
 ) -> std::io::Result<Bundle> {
     let started = Instant::now();
@@ -89,8 +104,24 @@ pub async fn collect(
             "Live events: what the server sent a new client in {} s",
             stack::LISTEN.as_secs()
         ),
-        &r.text(&live),
+        &r.text(&live.text),
     );
+    step("the recording");
+    let (from, (header, entries)) = match held {
+        Some(held) => ("what the console held", held),
+        None => ("the feed's events above, with /health", live.recording),
+    };
+    let recording = write_recording(path, &header, entries, resolved.home.as_deref());
+    let text = match &recording {
+        Ok((at, count)) => {
+            let shown = at.display().to_string();
+            format!(
+                "{shown}: {count} entries ({from}), redacted as this file is.\nOpen it in the console with:\n  mpm-top replay {shown}\nor print its events as JSON lines with:\n  mpm-top replay {shown} --json\n"
+            )
+        }
+        Err(why) => format!("(no recording: {why})\n"),
+    };
+    section(&mut out, "Recording", &r.text(&text));
     step("processes and sockets");
     process_sections(target.port, &mut out, &mut r).await;
     step("configuration");
@@ -104,7 +135,22 @@ pub async fn collect(
         sha256: hex(&Sha256::digest(&bytes)),
         redacted: r.count(),
         redacted_kinds: r.summary(),
+        recording: recording.map(|(at, _)| at),
     })
+}
+
+/// Writes the bundle's recording beside it, as privately; where, and how many entries.
+fn write_recording(
+    bundle: &Path,
+    header: &Header,
+    entries: Vec<Entry>,
+    home: Option<&Path>,
+) -> Result<(PathBuf, usize), String> {
+    let at = recording_path(bundle);
+    let count = entries.len();
+    let bytes = crate::record::encode(header, entries, home).map_err(|e| e.to_string())?;
+    write_private(&at, &bytes).map_err(|e| format!("cannot write {}: {e}", at.display()))?;
+    Ok((at, count))
 }
 
 /// The server as it reports itself, and the process that holds its port; that process's PID.
@@ -333,7 +379,7 @@ fn hex(bytes: &[u8]) -> String {
 pub async fn run(resolved: &Resolved, path: &Path) -> u8 {
     let started = Instant::now();
     let target = Target::configured(resolved);
-    match collect(resolved, &target, path, &mut std::io::stderr()).await {
+    match collect(resolved, &target, path, None, &mut std::io::stderr()).await {
         Ok(bundle) => {
             println!(
                 "wrote {} ({} bytes, sha256 {}) in {:.1} s; redacted: {}; the file is readable only by you",
@@ -343,6 +389,14 @@ pub async fn run(resolved: &Resolved, path: &Path) -> u8 {
                 started.elapsed().as_secs_f64(),
                 bundle.redacted_kinds
             );
+            match &bundle.recording {
+                Ok(at) => println!(
+                    "wrote {} beside it: a recording; mpm-top replay {} opens it",
+                    at.display(),
+                    at.display()
+                ),
+                Err(why) => eprintln!("mpm-top --collect: no recording: {why}"),
+            }
             0
         }
         Err(e) => {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
+use serde_json::Value;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
@@ -110,6 +111,19 @@ fn rules() -> &'static [(&'static str, Regex, String)] {
     })
 }
 
+/// Every rule at once, to pass over text none of them matches in one scan (a recording redacts
+/// every string of every event).
+fn any_rule() -> &'static RegexSet {
+    static SET: OnceLock<RegexSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        RegexSet::new(rules().iter().map(|(_, re, _)| re.as_str())).unwrap_or_else(|_| {
+            // Each pattern compiled alone above; a set of them cannot fail. If it somehow
+            // did, matching everything keeps the full rules running on every text.
+            RegexSet::new([""]).unwrap_or_else(|_| RegexSet::empty())
+        })
+    })
+}
+
 /// Redacts text, counting what it replaced by kind.
 #[derive(Debug)]
 pub struct Redactor {
@@ -149,6 +163,10 @@ impl Redactor {
 
     /// `text` with secrets replaced and the home directory shown as `~`.
     pub fn text(&mut self, text: &str) -> String {
+        let has_home = self.home.as_deref().is_some_and(|h| text.contains(h));
+        if !has_home && !any_rule().is_match(text) {
+            return text.to_owned();
+        }
         let mut out = text.to_owned();
         for (kind, re, with) in rules() {
             let mut found = 0;
@@ -174,6 +192,27 @@ impl Redactor {
         match &self.home {
             Some(home) => out.replace(home.as_str(), "~"),
             None => out,
+        }
+    }
+
+    /// A JSON payload from outside, redacted in place: every string by the text rules, and the
+    /// string value of every secret-named key (`"api_key": "…"`). A number under such a name
+    /// stays: `input_tokens: 1234` is a count, not a secret.
+    pub fn json(&mut self, value: &mut Value) {
+        match value {
+            Value::String(text) => *text = self.text(text),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if is_secret_name(key) && v.is_string() {
+                        *self.kinds.entry("secret-named value").or_default() += 1;
+                        *v = Value::String(REDACTED.into());
+                    } else {
+                        self.json(v);
+                    }
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
 
@@ -364,5 +403,29 @@ mod tests {
             "SOCKETIO_AUTH_TOKEN=[REDACTED]"
         );
         assert_eq!(r.variable("SOCKETIO_PORT", "8765"), "SOCKETIO_PORT=8765");
+    }
+
+    #[test]
+    fn a_json_payload_keeps_its_shape_and_loses_its_secrets() {
+        let mut r = Redactor::new(Some(Path::new("/home/alice")));
+        let mut payload = serde_json::json!({
+            "tool_name": "Bash",
+            "api_key": "sk-live-abcdefghijklmnopqrstuv",
+            "input_tokens": 1234,
+            "nested": {"auth": {"password": "hunter22"}, "cwd": "/home/alice/proj"},
+            "command": ["curl", "-H", "Authorization: Bearer abcdefghijkl"],
+        });
+        r.json(&mut payload);
+        assert_eq!(
+            payload,
+            serde_json::json!({
+                "tool_name": "Bash",
+                "api_key": REDACTED,
+                "input_tokens": 1234,
+                "nested": {"auth": {"password": REDACTED}, "cwd": "~/proj"},
+                "command": ["curl", "-H", "Authorization: Bearer [REDACTED]"],
+            })
+        );
+        assert_eq!(r.count(), 3, "{}", r.summary());
     }
 }

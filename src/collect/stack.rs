@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::actions::holder;
+use crate::app::{Action, Clock};
 use crate::probes::http;
 use crate::probes::logtail::last_lines;
 use crate::probes::pidfiles;
+use crate::record::{Entry, Header};
 use crate::sio_client::{Transport, connect};
 use crate::target::Target;
 
@@ -162,14 +164,57 @@ pub fn claude_mpm_log(pid: u32, port: u16) -> Option<(String, String)> {
     Some((path.display().to_string(), text))
 }
 
-/// What the server sends a new client over [`LISTEN`]: event names and payloads, one a line.
-pub async fn live_events(target: &Target) -> String {
-    let mut session =
-        match connect(&target.url(), Transport::Websocket, Duration::from_secs(2)).await {
-            Ok(s) => s,
-            Err(e) => return format!("(no feed: {e:#})\n"),
-        };
-    let started = Instant::now();
+/// What the server sent a new client over [`LISTEN`]: as text, and as a recording the console
+/// can replay (`/health`, then the feed's events at their arrival times).
+pub struct Live {
+    /// Event names and payloads, one a line.
+    pub text: String,
+    /// The same, as a recording's header and entries.
+    pub recording: (Header, Vec<Entry>),
+}
+
+/// Listens to the server's feed for [`LISTEN`].
+pub async fn live_events(target: &Target) -> Live {
+    let clock = Clock::start();
+    let started = clock.stamp();
+    let url = target.url();
+    let (health, session) = tokio::join!(
+        http::health(&url, Duration::from_secs(2)),
+        connect(&url, Transport::Websocket, Duration::from_secs(2))
+    );
+    let kind = health
+        .as_ref()
+        .map_or_else(|_| "none".to_owned(), |h| h.kind.label());
+    let header = Header::new(target, &kind, started.wall, 0.0);
+    let mut entries = vec![
+        Entry {
+            t: 0.0,
+            a: Action::Tick(started),
+        },
+        Entry {
+            t: 0.0,
+            a: Action::Health(health.map_err(|e| e.to_string())),
+        },
+    ];
+    let mut session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("{e:#}");
+            entries.push(Entry {
+                t: clock.mono(),
+                a: Action::Disconnected(why.clone()),
+            });
+            return Live {
+                text: format!("(no feed: {why})\n"),
+                recording: (header, entries),
+            };
+        }
+    };
+    entries.push(Entry {
+        t: clock.mono(),
+        a: Action::Connected,
+    });
+    let listening = Instant::now();
     let deadline = tokio::time::Instant::now() + LISTEN;
     let mut out = String::new();
     let mut kept = 0;
@@ -182,18 +227,39 @@ pub async fn live_events(target: &Target) -> String {
             let _ = writeln!(
                 out,
                 "+{:>6.3}s {} {data}",
-                event.at.saturating_duration_since(started).as_secs_f64(),
+                event.at.saturating_duration_since(listening).as_secs_f64(),
                 event.name
             );
+            let at = clock.stamp_at(event.at);
+            entries.push(Entry {
+                t: at.mono,
+                a: Action::Tick(at),
+            });
+            entries.push(Entry {
+                t: at.mono,
+                a: Action::FeedEvent {
+                    name: event.name,
+                    data: event.data,
+                    at,
+                },
+            });
         }
         kept += 1;
     }
     let _ = session.disconnect().await;
+    let end = clock.stamp();
+    entries.push(Entry {
+        t: end.mono,
+        a: Action::Tick(end),
+    });
     if kept > EVENTS {
         let _ = writeln!(out, "(and {} more)", kept - EVENTS);
     }
     if kept == 0 {
         out.push_str("(no events in that time)\n");
     }
-    out
+    Live {
+        text: out,
+        recording: (header, entries),
+    }
 }

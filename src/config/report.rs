@@ -84,7 +84,7 @@ pub fn to_table(resolved: &Resolved) -> String {
 }
 
 /// One key as people see it: the row of `mpm-top config` and of the console's Config pane.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfigRow {
     /// The key's name.
     pub key: String,

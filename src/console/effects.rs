@@ -9,18 +9,21 @@ use crate::actions::{Audit, kill, reset_config, restart};
 use crate::app::{Action, Effect};
 use crate::checks::{self, Status};
 use crate::config::Resolved;
+use crate::record::{Entry, Header};
 use crate::{collect, doctor};
 
 /// Reads the configuration again, as the console was started (flags, file, `--demo`).
 pub type Reload = std::sync::Arc<dyn Fn() -> Resolved + Send + Sync>;
 
-/// Carries out one effect; `Switch` is the loop's own business and never arrives here.
+/// Carries out one effect; `Switch` and `Record` are the loop's own business and never arrive
+/// here. `held` is what the console holds, as a recording, for `Collect`'s bundle.
 pub async fn carry_out(
     effect: Effect,
     resolved: Resolved,
     reload: Reload,
     audit: Audit,
     tx: mpsc::Sender<Action>,
+    held: Option<(Header, Vec<Entry>)>,
 ) {
     let outcome: anyhow::Result<String> = match effect {
         Effect::StartServer(target) => restart::start_server(&resolved, &target, &audit, "start")
@@ -79,11 +82,15 @@ pub async fn carry_out(
         }
         Effect::Collect(target) => {
             let path = Path::new("debug_info.txt");
-            collect::collect(&resolved, &target, path, &mut std::io::sink())
+            collect::collect(&resolved, &target, path, held, &mut std::io::sink())
                 .await
                 .map(|b| {
+                    let recording = match &b.recording {
+                        Ok(at) => format!("; the recording is {}", at.display()),
+                        Err(why) => format!("; no recording: {why}"),
+                    };
                     format!(
-                        "wrote debug_info.txt ({} bytes, {} redacted, sha256 {})",
+                        "wrote debug_info.txt ({} bytes, {} redacted, sha256 {}){recording}",
                         b.size,
                         b.redacted,
                         &b.sha256[..12]
@@ -111,6 +118,7 @@ pub async fn carry_out(
             ))
         }
         Effect::Switch(target) => Ok(format!("switching to {target}")),
+        Effect::Record => Ok("recording is the console's own business".into()),
     };
     let _ = tx
         .send(outcome.map_or_else(|e| Action::Failed(format!("{e:#}")), Action::Done))

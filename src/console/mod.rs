@@ -6,6 +6,8 @@
 mod demo;
 mod effects;
 mod producers;
+pub mod replay;
+mod tape;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::actions::Audit;
-use crate::app::{Action, Clock, Effect, State, update};
+use crate::app::{Action, Clock, Effect, State};
 use crate::config::{FlagValue, Key, Resolved};
 use crate::probes::http;
 use crate::target::{Chosen, Target};
@@ -37,6 +39,10 @@ pub struct Options {
     pub flags: Vec<FlagValue>,
     /// `--config`, likewise.
     pub config_file: Option<PathBuf>,
+    /// `--record FILE`: record the session from the start.
+    pub record: Option<PathBuf>,
+    /// `--record-max-mib`: the size cap of a recording.
+    pub record_max_mib: u64,
 }
 
 /// Why the console cannot run here, if it cannot: it needs a terminal on both ends.
@@ -116,14 +122,19 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
     };
     let mut terminal = ratatui::init();
     restore_on_any_panic();
-    let outcome = main_loop(&mut terminal, &resolved, &reload, target, options.read_only).await;
+    let outcome = main_loop(&mut terminal, &resolved, &reload, target, options).await;
     ratatui::restore();
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
         demo.stop(QUIT_GRACE).await;
     }
     match outcome {
-        Ok(()) => 0,
+        Ok(farewell) => {
+            if let Some(farewell) = farewell {
+                eprintln!("mpm-top: {farewell}");
+            }
+            0
+        }
         Err(e) => {
             eprintln!("mpm-top: {e:#}");
             1
@@ -183,13 +194,15 @@ async fn choose(resolved: &Resolved) -> Target {
     })
 }
 
+/// Runs the live console; what to tell the user after the terminal is restored (where a
+/// recording went).
 async fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     resolved: &Resolved,
     reload: &effects::Reload,
     target: Target,
-    read_only: bool,
-) -> anyhow::Result<()> {
+    options: &Options,
+) -> anyhow::Result<Option<String>> {
     let (tx, mut rx) = mpsc::channel::<Action>(8192);
     let clock = Clock::start();
     let watch = producers::Watch {
@@ -208,14 +221,7 @@ async fn main_loop(
     let mut generation = 0;
     let mut watching = producers::watch_target(&target, &watch_of(&target), &tx, generation);
 
-    let mut state = State::new(target.clone(), read_only);
-    state.now = clock.stamp();
-    state.config = crate::config::rows(resolved);
-    state.config_file = resolved.file_shown.clone();
-    state.note(format!(
-        "monitoring {target}{}",
-        if read_only { " (read-only)" } else { "" }
-    ));
+    let (mut state, mut tape) = begin(resolved, &target, clock, options)?;
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
     let audit = Audit::beside(&resolved.settings.log_file).quiet();
     let mut batch = Vec::with_capacity(512);
@@ -240,36 +246,50 @@ async fn main_loop(
             rx.recv_many(&mut batch, 512).await
         };
         if received == 0 {
-            return Ok(());
+            return Ok(finish_recording(&mut tape));
         }
         // The clock as the batch is applied: mpm-top's own log lines are stamped with it.
-        update(&mut state, Action::Tick(clock.stamp()));
+        tape.apply(&mut state, Action::Tick(clock.stamp()));
         let mut key_pressed = false;
         for action in batch.drain(..) {
             if matches!(&action, Action::Watched(g, _) if *g != generation) {
                 continue;
             }
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
-            for effect in update(&mut state, action) {
-                if let Effect::Switch(to) = effect {
-                    let _ = watching.send(true);
-                    generation += 1;
-                    watching = producers::watch_target(&to, &watch_of(&to), &tx, generation);
-                    update(&mut state, Action::Retargeted(to));
-                    continue;
+            for effect in tape.apply(&mut state, action) {
+                match effect {
+                    Effect::Switch(to) => {
+                        let _ = watching.send(true);
+                        generation += 1;
+                        watching = producers::watch_target(&to, &watch_of(&to), &tx, generation);
+                        tape.apply(&mut state, Action::Retargeted(to));
+                        continue;
+                    }
+                    Effect::Record => {
+                        start_or_stop_recording(&mut tape, &mut state);
+                        continue;
+                    }
+                    _ => {}
                 }
-                state.note(format!("{}: started", effect.label()));
+                tape.note(&mut state, format!("{}: started", effect.label()));
+                let held = matches!(effect, Effect::Collect(_)).then(|| tape.held(&state));
                 tokio::spawn(effects::carry_out(
                     effect,
                     resolved.clone(),
                     reload.clone(),
                     audit.clone(),
                     tx.clone(),
+                    held,
                 ));
             }
         }
+        let (recording, ended) = tape.view();
+        state.recording = recording;
+        if let Some(why) = ended {
+            tape.note(&mut state, why);
+        }
         if state.quit {
-            return Ok(());
+            return Ok(finish_recording(&mut tape));
         }
         // Keys are answered at once; everything else is drawn at most once per frame.
         if key_pressed || drawn.elapsed() >= FRAME {
@@ -280,4 +300,70 @@ async fn main_loop(
             dirty = true;
         }
     }
+}
+
+/// The console's first state, and its tape (recording from the start with `--record`).
+fn begin(
+    resolved: &Resolved,
+    target: &Target,
+    clock: Clock,
+    options: &Options,
+) -> anyhow::Result<(State, tape::Tape)> {
+    let mut state = State::new(target.clone(), options.read_only);
+    state.now = clock.stamp();
+    state.config_file.clone_from(&resolved.file_shown);
+    let mut tape = tape::Tape::new(clock, options.record_max_mib, resolved.home.as_deref());
+    tape.apply(&mut state, Action::Config(crate::config::rows(resolved)));
+    tape.note(
+        &mut state,
+        format!(
+            "monitoring {target}{}",
+            if options.read_only {
+                " (read-only)"
+            } else {
+                ""
+            }
+        ),
+    );
+    if let Some(path) = &options.record {
+        tape.start(&state, path)
+            .map_err(|e| anyhow::anyhow!("--record: {e}"))?;
+        tape.note(
+            &mut state,
+            format!("recording to {}: w stops", path.display()),
+        );
+    }
+    Ok((state, tape))
+}
+
+/// `w`: a recording in the current directory, named for when it began; or the end of the one
+/// being written.
+fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State) {
+    if tape.recording() {
+        let said = finish_recording(tape).unwrap_or_default();
+        tape.note(state, said);
+        return;
+    }
+    let path = PathBuf::from(format!(
+        "mpm-top-{}.{}",
+        state.now.wall.format("%Y%m%d-%H%M%S"),
+        crate::record::EXTENSION
+    ));
+    match tape.start(state, &path) {
+        Ok(()) => tape.note(state, format!("recording to {}: w stops", path.display())),
+        Err(e) => tape.note(state, format!("w: cannot record: {e}")),
+    }
+}
+
+/// Ends the recording being written, if any: what to tell the user.
+fn finish_recording(tape: &mut tape::Tape) -> Option<String> {
+    let (path, result) = tape.stop()?;
+    let shown = path.display();
+    Some(match result {
+        Ok(bytes) => format!(
+            "recorded {shown} ({}); mpm-top replay {shown} opens it",
+            crate::ui::bytes(bytes)
+        ),
+        Err(why) => format!("the recording {shown} ended early: {why}"),
+    })
 }

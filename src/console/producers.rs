@@ -312,6 +312,8 @@ pub async fn keyboard(tx: mpsc::Sender<Action>) {
                 KeyCode::PageUp => Key::PageUp,
                 KeyCode::PageDown => Key::PageDown,
                 KeyCode::Home => Key::Home,
+                KeyCode::Left => Key::Left,
+                KeyCode::Right => Key::Right,
                 KeyCode::End => Key::End,
                 _ => continue,
             },

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Ports Claude MPM's monitor may take.
@@ -54,7 +54,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// Which server answered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerKind {
     /// mpm-top's own (`service: mpm-top`).
@@ -93,7 +93,7 @@ impl ServerKind {
 }
 
 /// `/health`, in any of the three formats.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Health {
     /// Which server.
     pub kind: ServerKind,

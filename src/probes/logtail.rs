@@ -15,13 +15,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longer lines are cut to this many bytes, so one runaway line cannot eat memory.
 pub const MAX_LINE: usize = 8 * 1024;
 
 /// What a log line is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// A client connected.
@@ -74,7 +74,7 @@ impl LineKind {
 }
 
 /// One line of the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// The text (invalid UTF-8 replaced, cut at [`MAX_LINE`]).
     pub text: String,

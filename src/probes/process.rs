@@ -3,7 +3,7 @@
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 /// Who a process is: enough to show a user, and to notice a PID reused by another program.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessInfo {
     /// Process ID.
     pub pid: u32,
@@ -100,7 +100,7 @@ mod tests {
 }
 
 /// Resource use of one process: the guide's `ps`, `top`, `lsof | wc -l` and `ulimit -n`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessStats {
     /// Process ID.
     pub pid: u32,

@@ -56,7 +56,7 @@ mod tests {
 }
 
 /// One TCP socket on the port: the guide's `netstat -an | grep 8765` and `lsof -i :8765`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SocketRow {
     /// TCP state (`LISTEN`, `ESTABLISHED`, ...).
     pub state: String,

@@ -23,3 +23,17 @@ pub fn duration(secs: f64) -> String {
         age(secs)
     }
 }
+
+/// A size for people: `512 B`, `12.4 KiB`, `3.1 MiB`.
+#[must_use]
+pub fn bytes(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // display of a size
+    let f = n as f64;
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", f / 1024.0)
+    } else {
+        format!("{:.1} MiB", f / (1024.0 * 1024.0))
+    }
+}

@@ -25,6 +25,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+pub use format::bytes;
 pub use theme::Theme;
 
 use crate::app::{FOOTER_KEYS, Pane, State};
@@ -124,7 +125,9 @@ fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect
 
 fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let mut spans = Vec::new();
-    if state.read_only {
+    if state.replay.is_some() {
+        spans.push(Span::styled(" REPLAY ", theme.warn));
+    } else if state.read_only {
         spans.push(Span::styled(" READ-ONLY ", theme.warn));
     }
     if state.editing_filter {
@@ -146,8 +149,22 @@ fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 /// of the others, in priority order, as fit; `g` first while a switch is offered, and `p`
 /// saying what it will do.
 fn footer_keys(state: &State, width: usize) -> Vec<(&'static str, &'static str)> {
-    let cost = |(k, w): &(&str, &str)| 2 + k.chars().count() + w.chars().count();
     let mut keys: Vec<(&str, &str)> = Vec::new();
+    if let Some(replay) = &state.replay {
+        keys.push(("space", if replay.playing { "pause" } else { "play" }));
+        keys.extend([
+            ("←/→", "seek"),
+            ("[ ]", "speed"),
+            ("Home/End", "start/end"),
+            ("/", "filter"),
+            ("Enter", "detail"),
+            ("Tab", "focus"),
+            ("z", "zoom"),
+            ("?", "help"),
+            ("q", "quit"),
+        ]);
+        return fit(&keys, width);
+    }
     if state.offer.is_some() {
         keys.push(("g", "switch"));
     }
@@ -155,6 +172,12 @@ fn footer_keys(state: &State, width: usize) -> Vec<(&'static str, &'static str)>
         "p" if state.paused.is_some() => (k, "resume"),
         _ => (k, w),
     }));
+    fit(&keys, width)
+}
+
+/// As many keys as fit in `width`, in order, and always the last two (help and quit).
+fn fit(keys: &[(&'static str, &'static str)], width: usize) -> Vec<(&'static str, &'static str)> {
+    let cost = |(k, w): &(&str, &str)| 2 + k.chars().count() + w.chars().count();
     let (rest, always) = keys.split_at(keys.len() - 2);
     let mut room = width.saturating_sub(always.iter().map(cost).sum());
     let mut keys: Vec<_> = rest

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::Theme;
-use crate::app::{Dialog, HELP_KEYS, State};
+use crate::app::{Dialog, HELP_KEYS, REPLAY_KEYS, State};
 
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let [_, v, _] = Layout::vertical([
@@ -116,8 +116,15 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .saturating_add(2);
         boxed(frame, centred(area, 90, height), title, lines, theme.bad);
     } else if state.help {
-        let mut lines: Vec<Line> = HELP_KEYS
+        // Replaying, its controls come first; the console's own keys follow.
+        let replaying = if state.replay.is_some() {
+            &REPLAY_KEYS[..]
+        } else {
+            &[]
+        };
+        let mut lines: Vec<Line> = replaying
             .iter()
+            .chain(HELP_KEYS.iter())
             .map(|(k, what)| {
                 Line::from(vec![
                     Span::styled(format!("{k:>10}  "), theme.focus),

@@ -35,7 +35,8 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let s = &state.server;
     let kind = s.kind.clone().unwrap_or_else(|| "none".into());
     let alive = s.kind.is_some();
-    let mut lines = vec![
+    let mut lines = tape_line(state, theme, area.width);
+    lines.extend([
         Line::from(vec![
             Span::raw("target  "),
             Span::raw(state.target.url()),
@@ -75,7 +76,7 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
                 theme.dim,
             ),
         ]),
-    ];
+    ]);
     // A ping from a server that has gone is not its latency now.
     let latency = match state.latency.last() {
         Some(ms) if state.connected && alive => format!("{ms:.1} ms"),
@@ -112,6 +113,77 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .collect();
         frame.render_widget(Sparkline::default().data(&data).style(theme.link), spark);
     }
+}
+
+/// The first line while replaying (position, bar, speed) or recording (`● REC` and the size).
+fn tape_line(state: &State, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    if let Some(r) = &state.replay {
+        let mark = if r.seeking {
+            "seeking…"
+        } else if r.playing {
+            "▶"
+        } else if r.elapsed >= r.length {
+            "■ end"
+        } else {
+            "❚❚ paused"
+        };
+        let times = format!(
+            " {}/{} ×{} {mark}",
+            clock(r.elapsed),
+            clock(r.length),
+            r.speed
+        );
+        let head = format!("REPLAY {} ", r.at.format("%H:%M:%S%.3f"));
+        let room = usize::from(width).saturating_sub(head.chars().count() + times.chars().count());
+        let mut spans = vec![Span::styled(head, theme.warn)];
+        if room >= 6 {
+            spans.push(Span::styled(bar(r.elapsed, r.length, room - 2), theme.link));
+        }
+        spans.push(Span::raw(times));
+        let mut lines = vec![Line::from(spans)];
+        if let (Some(damage), false) = (&r.damage, r.playing) {
+            lines.push(Line::from(Span::styled(
+                format!("file {damage}"),
+                theme.warn,
+            )));
+        }
+        return lines;
+    }
+    if let Some(rec) = &state.recording {
+        return vec![Line::from(vec![
+            Span::styled("● REC ", theme.bad),
+            Span::raw(format!("{} ", crate::ui::bytes(rec.bytes))),
+            Span::styled(rec.file.clone(), theme.dim),
+        ])];
+    }
+    Vec::new()
+}
+
+/// `m:ss` (or `h:mm:ss`) of a recording's time.
+fn clock(secs: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display of a position
+    let s = secs.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A position bar `width` cells wide, between `▕` and `▏`.
+fn bar(at: f64, length: f64, width: usize) -> String {
+    let fraction = if length > 0.0 {
+        (at / length).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let filled = ((fraction * width as f64).round() as usize).min(width);
+    format!("▕{}{}▏", "█".repeat(filled), "░".repeat(width - filled))
 }
 
 /// The lines that ask for the user's attention: an offer, a silent target, a long tool, a

@@ -1,0 +1,324 @@
+//! `mpm-top replay FILE`: the console on a recording. The entries go through the same
+//! `update` as live, so panes, pairings, rates and detail views are the live ones; a
+//! [`Player`] decides which entries are applied by now. Every action is disabled.
+//!
+//! Seeking forward applies the entries in between; seeking back starts a fresh state from the
+//! first entry (a state cannot be run backwards), keeping what is the viewer's: focus, zoom,
+//! filter, selection. Either way at most [`BUDGET`] entries are applied per frame, so a long
+//! seek shows its progress instead of freezing the screen.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::producers;
+use crate::app::{Action, Control, Key, ReplayView, State, replay_control, update};
+use crate::record::{Entries, Entry, Recording};
+use crate::ui::{self, Theme};
+
+/// The speeds `[` and `]` step through.
+const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+/// Where playback starts: ×1.
+const NORMAL: usize = 2;
+/// Entries applied per frame at most.
+const BUDGET: usize = 20_000;
+/// A frame while playing or seeking.
+const FRAME: Duration = Duration::from_millis(50);
+
+/// Which entries of a recording are applied, and how the position moves.
+pub struct Player<'a> {
+    recording: &'a Recording,
+    entries: Entries,
+    next: Option<Entry>,
+    /// Entries up to here are applied (seconds on the recording's console clock), once
+    /// `next` is past it.
+    goal: f64,
+    speed: usize,
+    playing: bool,
+    /// When the position last moved with the wall clock.
+    moved: Instant,
+}
+
+impl<'a> Player<'a> {
+    /// A player at the recording's start, playing, and a state with its first instant applied.
+    #[must_use]
+    pub fn new(recording: &'a Recording) -> (Player<'a>, State) {
+        let mut entries = recording.entries();
+        let next = entries.next();
+        let mut player = Player {
+            recording,
+            entries,
+            next,
+            goal: recording.first_t,
+            speed: NORMAL,
+            playing: true,
+            moved: Instant::now(),
+        };
+        let mut state = State::new(recording.header.target.clone(), true);
+        player.apply(&mut state);
+        state.note(format!(
+            "replaying {}: {} on {}, recorded by mpm-top {} from {}; {} entries over {}",
+            recording.shown,
+            recording.header.target,
+            recording.header.server_kind,
+            recording.header.mpm_top,
+            recording.header.started.format("%Y-%m-%d %H:%M:%S %:z"),
+            recording.entries,
+            ui::format::age(recording.length()),
+        ));
+        state.replay = Some(player.view());
+        (player, state)
+    }
+
+    /// Applies the entries due by the goal, at most [`BUDGET`] of them.
+    fn apply(&mut self, state: &mut State) {
+        for _ in 0..BUDGET {
+            match self.next.take() {
+                Some(entry) if entry.t <= self.goal => {
+                    let _ = update(state, entry.a);
+                    self.next = self.entries.next();
+                }
+                other => {
+                    self.next = other;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether entries due by the goal are still waiting (a seek in progress).
+    fn seeking(&self) -> bool {
+        self.next.as_ref().is_some_and(|e| e.t <= self.goal)
+    }
+
+    /// Whether the player has reached the last entry.
+    fn at_end(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// Moves the position with the wall clock (when playing) and applies what is due.
+    pub fn advance(&mut self, state: &mut State, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.moved).as_secs_f64();
+        self.moved = now;
+        if self.playing && !self.seeking() {
+            self.goal = (self.goal + elapsed * SPEEDS[self.speed]).min(self.recording.last_t);
+        }
+        self.apply(state);
+        if self.at_end() && self.playing {
+            self.playing = false;
+            let end = match &self.recording.damage {
+                Some(damage) => format!(
+                    "replay stopped where the file is damaged: {damage}; what came before it is shown"
+                ),
+                None => "end of the recording: Home or Left replays it again".to_owned(),
+            };
+            state.note(end);
+        }
+        state.replay = Some(self.view());
+    }
+
+    /// Carries out a replay control.
+    pub fn control(&mut self, control: Control, state: &mut State) {
+        let first = self.recording.first_t;
+        let last = self.recording.last_t;
+        match control {
+            Control::PlayPause => {
+                if self.at_end() && !self.playing {
+                    self.seek_to(first, state);
+                }
+                self.playing = !self.playing;
+            }
+            Control::Seek(by) => self.seek_to((self.goal + by).clamp(first, last), state),
+            Control::Start => self.seek_to(first, state),
+            Control::End => self.seek_to(last, state),
+            Control::Slower => self.speed = self.speed.saturating_sub(1),
+            Control::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+        }
+        self.moved = Instant::now();
+        state.replay = Some(self.view());
+    }
+
+    fn seek_to(&mut self, to: f64, state: &mut State) {
+        if to < self.goal {
+            // Back: from the start again, keeping what is the viewer's.
+            let (fresh, mut from_start) = Player::new(self.recording);
+            keep_viewer(state, &mut from_start);
+            *state = from_start;
+            self.entries = fresh.entries;
+            self.next = fresh.next;
+        }
+        self.goal = to;
+        self.apply(state);
+    }
+
+    /// What the status pane shows.
+    #[must_use]
+    pub fn view(&self) -> ReplayView {
+        let header = &self.recording.header;
+        let at_secs = self.position() - header.started_mono;
+        #[allow(clippy::cast_possible_truncation)] // microseconds within a recording
+        let at = header.started + chrono::Duration::microseconds((at_secs * 1e6) as i64);
+        ReplayView {
+            file: self.recording.shown.clone(),
+            at,
+            elapsed: self.position() - self.recording.first_t,
+            length: self.recording.length(),
+            speed: SPEEDS[self.speed],
+            playing: self.playing,
+            seeking: self.seeking(),
+            damage: self.recording.damage.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// Where the state is: the goal, or, mid-seek, the next entry still to apply.
+    fn position(&self) -> f64 {
+        match &self.next {
+            Some(e) if e.t <= self.goal => e.t,
+            _ => self.goal,
+        }
+    }
+}
+
+/// What belongs to whoever watches, not to the recording: it survives a seek back.
+fn keep_viewer(old: &State, new: &mut State) {
+    new.focus = old.focus;
+    new.zoom = old.zoom;
+    new.filter.clone_from(&old.filter);
+    new.editing_filter = old.editing_filter;
+    new.rate_window = old.rate_window;
+    new.selected = old.selected;
+    new.detail = old.detail;
+    new.detail_scroll = old.detail_scroll;
+    new.paused = old.paused;
+    new.help = old.help;
+}
+
+/// Opens the recording and replays it in the console. Returns the exit status.
+#[must_use]
+pub fn run(path: &Path) -> u8 {
+    let recording = match Recording::open(path) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("mpm-top replay: {why}");
+            return 1;
+        }
+    };
+    if let Some(why) = super::no_terminal() {
+        eprintln!(
+            "mpm-top replay: the console needs a terminal, and {why}.\n\
+             For the events as JSON lines, use: mpm-top replay {} --json",
+            path.display()
+        );
+        return 2;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mpm-top replay: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let mut terminal = ratatui::init();
+    super::restore_on_any_panic();
+    let outcome = runtime.block_on(replay_loop(&mut terminal, &recording));
+    ratatui::restore();
+    match outcome {
+        Ok(()) => {
+            if let Some(damage) = &recording.damage {
+                eprintln!("mpm-top replay: {}: {damage}", recording.shown);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("mpm-top replay: {e:#}");
+            1
+        }
+    }
+}
+
+async fn replay_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    recording: &Recording,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Action>(64);
+    tokio::spawn(producers::keyboard(tx));
+    let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
+    let (mut player, mut state) = Player::new(recording);
+    loop {
+        terminal.draw(|f| ui::render(f, &state, &theme))?;
+        let busy = player.playing || player.seeking();
+        // Idle (paused, or at the end) waits for a key and nothing else.
+        let wait = if busy { FRAME } else { Duration::from_hours(1) };
+        if let Ok(action) = tokio::time::timeout(wait, rx.recv()).await {
+            match action {
+                Some(Action::Key(key)) => press(&mut player, &mut state, key),
+                Some(_) => {}
+                None => return Ok(()),
+            }
+        }
+        player.advance(&mut state, Instant::now());
+        if state.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// A key: a replay control, or what it does in the console (actions refuse, saying why).
+fn press(player: &mut Player, state: &mut State, key: Key) {
+    match replay_control(state, key) {
+        Some(control) => player.control(control, state),
+        None => {
+            // Effects are never carried out here; the keys that would ask for one say why.
+            let _ = update(state, Action::Key(key));
+        }
+    }
+}
+
+/// `mpm-top replay FILE --json`: the recording's events and log lines as JSON lines.
+#[must_use]
+pub fn print_json(path: &Path) -> u8 {
+    let recording = match Recording::open(path) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("mpm-top replay: {why}");
+            return 1;
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for entry in recording.entries() {
+        let line = match entry.a {
+            Action::FeedEvent { name, data, at } => serde_json::json!({
+                "at": at.wall.to_rfc3339(),
+                "source": "sio",
+                "event": crate::text::clean(&name),
+                "data": data,
+            }),
+            Action::LogLine(line, at) => serde_json::json!({
+                "at": at.wall.to_rfc3339(),
+                "source": "log",
+                "kind": line.kind,
+                "line": line.text,
+            }),
+            _ => continue,
+        };
+        // A closed pipe (`| head`) ends the output quietly.
+        if writeln!(out, "{line}").is_err() {
+            return 0;
+        }
+    }
+    if out.flush().is_err() {
+        return 0;
+    }
+    match &recording.damage {
+        Some(damage) => {
+            eprintln!("mpm-top replay: {}: {damage}", recording.shown);
+            1
+        }
+        None => 0,
+    }
+}

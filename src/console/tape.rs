@@ -1,0 +1,247 @@
+//! What the console keeps of what it received, beside its state: the recent past (for the
+//! debug bundle's recording, and to begin a recording mid-session with what the panes already
+//! show), and the recording being written, if any. Every action the live console applies goes
+//! through [`Tape::apply`], so nothing reaches the state that a recording would miss.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::app::{Action, Clock, Effect, RecordingView, State, update};
+use crate::record::{self, Entry, Header, Recorder};
+
+/// The most recent entries kept for the bundle: about as many as the stream's rows, plus the
+/// clock's ticks between them.
+const RECENT: usize = 4000;
+/// And at most this many bytes of them (estimated), whatever their payloads.
+const RECENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// The recent past and the recording.
+#[derive(Debug)]
+pub struct Tape {
+    clock: Clock,
+    recent: VecDeque<(Entry, usize)>,
+    recent_bytes: usize,
+    /// Per kind of snapshot (health, resources, …), the newest one that fell out of `recent`:
+    /// what the panes showed when the oldest recent entry arrived.
+    before: BTreeMap<&'static str, Action>,
+    /// Per kind of snapshot, the newest one: what a recording begun now starts from.
+    latest: BTreeMap<&'static str, Action>,
+    recorder: Option<Recorder>,
+    cap_bytes: u64,
+    home: Option<PathBuf>,
+}
+
+impl Tape {
+    /// A tape on the console's clock; recordings capped at `cap_mib` MiB, with `home` shown as
+    /// `~`.
+    #[must_use]
+    pub fn new(clock: Clock, cap_mib: u64, home: Option<&Path>) -> Tape {
+        Tape {
+            clock,
+            recent: VecDeque::new(),
+            recent_bytes: 0,
+            before: BTreeMap::new(),
+            latest: BTreeMap::new(),
+            recorder: None,
+            cap_bytes: cap_mib.saturating_mul(1024 * 1024),
+            home: home.map(Path::to_owned),
+        }
+    }
+
+    /// Applies `action` to the state, keeping it (or, for a key, the log lines it wrote).
+    pub fn apply(&mut self, state: &mut State, action: Action) -> Vec<Effect> {
+        let t = self.clock.mono();
+        let kept = record::recordable(&action);
+        if kept {
+            self.keep(t, &action);
+        }
+        let written = state.log_written;
+        let effects = update(state, action);
+        if !kept {
+            self.keep_log(state, written, t);
+        }
+        effects
+    }
+
+    /// Writes a line to mpm-top's log, and keeps it.
+    pub fn note(&mut self, state: &mut State, line: impl AsRef<str>) {
+        let written = state.log_written;
+        state.note(line);
+        self.keep_log(state, written, self.clock.mono());
+    }
+
+    fn keep_log(&mut self, state: &State, written: u64, t: f64) {
+        let lines: Vec<String> = state.log_since(written).cloned().collect();
+        for line in lines {
+            self.keep(t, &Action::Logged(line));
+        }
+    }
+
+    fn keep(&mut self, t: f64, action: &Action) {
+        let action = match action {
+            Action::Watched(_, inner) => inner.as_ref(),
+            other => other,
+        };
+        if let Some(recorder) = &self.recorder {
+            recorder.record(t, action);
+        }
+        if let Some(kind) = snapshot_kind(action) {
+            self.latest.insert(kind, action.clone());
+        }
+        let size = estimate(action);
+        self.recent.push_back((
+            Entry {
+                t,
+                a: action.clone(),
+            },
+            size,
+        ));
+        self.recent_bytes += size;
+        while self.recent.len() > RECENT || self.recent_bytes > RECENT_BYTES {
+            let Some((old, size)) = self.recent.pop_front() else {
+                break;
+            };
+            self.recent_bytes -= size;
+            if let Some(kind) = snapshot_kind(&old.a) {
+                self.before.insert(kind, old.a);
+            }
+        }
+    }
+
+    /// The header for a recording of `state` starting now.
+    fn header(state: &State, mono: f64) -> Header {
+        Header::new(
+            &state.target,
+            state.server.kind.as_deref().unwrap_or("none"),
+            state.now.wall,
+            mono,
+        )
+    }
+
+    /// What the console holds, as a recording: the snapshots older than the recent past, then
+    /// the recent past. The debug bundle's `c`.
+    #[must_use]
+    pub fn held(&self, state: &State) -> (Header, Vec<Entry>) {
+        let first = self.recent.front().map_or(self.clock.mono(), |(e, _)| e.t);
+        let mut header = Tape::header(state, first);
+        if let Some((e, _)) = self.recent.front()
+            && let Action::Tick(at) = e.a
+        {
+            header.started = at.wall;
+        }
+        let entries = self
+            .before
+            .values()
+            .map(|a| Entry {
+                t: first,
+                a: a.clone(),
+            })
+            .chain(self.recent.iter().map(|(e, _)| e.clone()))
+            .collect();
+        (header, entries)
+    }
+
+    /// Starts recording to `path`, beginning with what the panes show now.
+    ///
+    /// # Errors
+    /// Why the file cannot be written.
+    pub fn start(&mut self, state: &State, path: &Path) -> Result<(), String> {
+        let t = self.clock.mono();
+        let preamble = self
+            .latest
+            .values()
+            .map(|a| Entry { t, a: a.clone() })
+            .collect();
+        let header = Tape::header(state, t);
+        let recorder = Recorder::start(
+            path,
+            &header,
+            preamble,
+            self.cap_bytes,
+            self.home.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
+        self.recorder = Some(recorder);
+        Ok(())
+    }
+
+    /// Stops recording; the file and its size, or why it ended badly.
+    pub fn stop(&mut self) -> Option<(PathBuf, Result<u64, String>)> {
+        let recorder = self.recorder.take()?;
+        let path = recorder.path().to_owned();
+        Some((path, recorder.finish()))
+    }
+
+    /// Whether a recording is being written.
+    #[must_use]
+    pub fn recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// What the status pane shows of the recording; a recording that stopped by itself (its
+    /// cap, a full disk) is ended here and its reason returned for the log.
+    pub fn view(&mut self) -> (Option<RecordingView>, Option<String>) {
+        let Some(recorder) = &self.recorder else {
+            return (None, None);
+        };
+        if let Some(why) = recorder.stopped() {
+            let shown = recorder.path().display().to_string();
+            self.recorder = None;
+            return (None, Some(format!("recording {shown}: {why}")));
+        }
+        (
+            Some(RecordingView {
+                file: recorder.path().display().to_string(),
+                bytes: recorder.bytes(),
+            }),
+            None,
+        )
+    }
+}
+
+/// The kinds of action that replace what a pane shows (rather than add to it).
+fn snapshot_kind(action: &Action) -> Option<&'static str> {
+    Some(match action {
+        Action::Connected | Action::Disconnected(_) => "feed",
+        Action::Health(_) => "health",
+        Action::Transport { .. } => "transport",
+        Action::Resources { .. } => "resources",
+        Action::Config(_) => "config",
+        Action::Found(_) => "found",
+        Action::Doctor(..) => "doctor",
+        Action::FeedDropped(_) => "dropped",
+        _ => return None,
+    })
+}
+
+/// About how many bytes an action holds: enough to bound the recent past by size.
+fn estimate(action: &Action) -> usize {
+    fn value(v: &Value) -> usize {
+        match v {
+            Value::String(s) => 24 + s.len(),
+            Value::Array(items) => 24 + items.iter().map(value).sum::<usize>(),
+            Value::Object(map) => {
+                24 + map
+                    .iter()
+                    .map(|(k, v)| 24 + k.len() + value(v))
+                    .sum::<usize>()
+            }
+            _ => 16,
+        }
+    }
+    128 + match action {
+        Action::FeedEvent { name, data, .. } => name.len() + value(data),
+        Action::LogLine(line, _) => line.text.len(),
+        Action::Health(Ok(h)) => value(&h.raw),
+        Action::Resources { sockets, .. } => sockets.len() * 256,
+        Action::Config(rows) => rows.len() * 256,
+        Action::Disconnected(s)
+        | Action::Note(s)
+        | Action::Logged(s)
+        | Action::Done(s)
+        | Action::Failed(s) => s.len(),
+        _ => 0,
+    }
+}

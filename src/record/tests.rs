@@ -1,0 +1,174 @@
+//! Recordings written and read back: whole, cut short, with garbage after them, of another
+//! version, and files that are not recordings at all.
+
+use std::io::Write as _;
+
+use serde_json::json;
+
+use super::*;
+use crate::app::{Key, Stamp};
+use crate::target::{Chosen, Target};
+
+fn target() -> Target {
+    Target {
+        scheme: "http",
+        host: "127.0.0.1".into(),
+        port: 18765,
+        chosen: Chosen::Default,
+    }
+}
+
+/// A recording of `n` tool calls, one a second, each taking 250 ms.
+fn recording(n: usize) -> (Header, Vec<Entry>) {
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let mut entries = Vec::new();
+    for i in 0..n {
+        #[allow(clippy::cast_precision_loss)]
+        let t = i as f64;
+        for (at, subtype) in [(t, "pre_tool"), (t + 0.25, "post_tool")] {
+            entries.push(Entry {
+                t: at,
+                a: Action::Tick(Stamp::fixed(at)),
+            });
+            entries.push(Entry {
+                t: at,
+                a: Action::FeedEvent {
+                    name: "claude_event".into(),
+                    data: json!({"subtype": subtype, "correlation_id": format!("c-{i}"),
+                        "session_id": "s", "data": {"tool_name": format!("Tool{i}")}}),
+                    at: Stamp::fixed(at),
+                },
+            });
+        }
+    }
+    (header, entries)
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    let (header, entries) = recording(n);
+    encode(&header, entries, None).unwrap()
+}
+
+#[test]
+fn a_recording_reads_back_whole() {
+    let r = Recording::from_bytes(bytes(100), "r.jsonl.gz".into()).unwrap();
+    assert_eq!(r.entries, 400);
+    assert_eq!(r.damage, None);
+    assert!((r.length() - 99.25).abs() < 1e-9, "{}", r.length());
+    let first = r.entries().next().unwrap();
+    assert!(matches!(first.a, Action::Tick(_)));
+}
+
+#[test]
+fn a_file_cut_short_replays_up_to_the_cut_and_says_where() {
+    let whole = bytes(2000);
+    let cut = whole[..whole.len() * 2 / 3].to_vec();
+    let r = Recording::from_bytes(cut, "cut.jsonl.gz".into()).unwrap();
+    let damage = r.damage.clone().unwrap();
+    assert!(r.entries > 1000 && r.entries < 8000, "{}", r.entries);
+    assert_eq!(damage.entries, r.entries);
+    assert_eq!(damage.line, r.entries + 2, "{damage}");
+    assert!(damage.to_string().contains("cut short"), "{damage}");
+    assert_eq!(r.entries().count(), r.entries);
+}
+
+#[test]
+fn garbage_after_a_whole_recording_keeps_every_entry() {
+    let mut file = bytes(50);
+    file.extend_from_slice(b"\x00\x01 not gzip at all");
+    let r = Recording::from_bytes(file, "g.jsonl.gz".into()).unwrap();
+    assert_eq!(r.entries, 200);
+    let damage = r.damage.unwrap();
+    assert_eq!(damage.line, 202, "{damage}");
+}
+
+#[test]
+fn a_line_that_is_not_an_entry_ends_the_replay_there() {
+    let (header, entries) = recording(3);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    writeln!(gz, "{}", serde_json::to_string(&header).unwrap()).unwrap();
+    for e in &entries[..4] {
+        writeln!(gz, "{}", serde_json::to_string(e).unwrap()).unwrap();
+    }
+    writeln!(gz, "{{\"t\": 1, \"a\": {{\"Explode\": 1}}}}").unwrap();
+    let r = Recording::from_bytes(gz.finish().unwrap(), "x".into()).unwrap();
+    assert_eq!(r.entries, 4);
+    let damage = r.damage.unwrap();
+    assert_eq!(damage.line, 6);
+    assert!(damage.why.contains("not a recording entry"), "{damage}");
+}
+
+#[test]
+fn another_version_or_another_file_is_a_clear_error() {
+    let (mut header, entries) = recording(1);
+    header.version = 2;
+    header.mpm_top = "9.9.9".into();
+    let err =
+        Recording::from_bytes(encode(&header, entries, None).unwrap(), "v2".into()).unwrap_err();
+    assert!(
+        err.contains("v2 is a version 2 recording (written by mpm-top 9.9.9)"),
+        "{err}"
+    );
+    assert!(err.contains("reads version 1"), "{err}");
+
+    let err = Recording::from_bytes(b"hello\n".to_vec(), "notes.txt".into()).unwrap_err();
+    assert!(
+        err.contains("notes.txt is not an mpm-top recording: it is not gzip-compressed"),
+        "{err}"
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"{\"hello\": 1}\n").unwrap();
+    let err = Recording::from_bytes(gz.finish().unwrap(), "other.json.gz".into()).unwrap_err();
+    assert!(err.contains("does not say \"format\""), "{err}");
+    let err = Recording::from_bytes(Vec::new(), "empty".into()).unwrap_err();
+    assert!(err.contains("not gzip-compressed"), "{err}");
+}
+
+#[test]
+fn keys_in_a_file_are_skipped_and_times_never_run_backwards() {
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    writeln!(gz, "{}", serde_json::to_string(&header).unwrap()).unwrap();
+    for (t, a) in [
+        (5.0, Action::Note("first".into())),
+        (6.0, Action::Key(Key::Char('K'))),
+        (2.0, Action::Note("earlier".into())),
+    ] {
+        writeln!(gz, "{}", serde_json::to_string(&Entry { t, a }).unwrap()).unwrap();
+    }
+    let r = Recording::from_bytes(gz.finish().unwrap(), "k".into()).unwrap();
+    let times: Vec<f64> = r.entries().map(|e| e.t).collect();
+    assert_eq!(times, [5.0, 5.0]);
+}
+
+#[test]
+fn a_recording_hides_secrets_as_the_bundle_does() {
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let entries = vec![
+        Entry {
+            t: 0.0,
+            a: Action::FeedEvent {
+                name: "claude_event".into(),
+                data: json!({"api_key": "sk-abcdefghijklmnopqrstuvwx", "input_tokens": 7,
+                    "data": {"command": "curl -H 'Authorization: Bearer abcdefghijklmnop'"}}),
+                at: Stamp::fixed(0.0),
+            },
+        },
+        Entry {
+            t: 0.0,
+            a: Action::Note("posted to https://user:hunter22@example.com/x".into()),
+        },
+    ];
+    let file = encode(&header, entries, None).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&file[..]), &mut text).unwrap();
+    for secret in [
+        "sk-abcdefghijklmnopqrstuvwx",
+        "abcdefghijklmnop",
+        "hunter22",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("\"input_tokens\":7"), "{text}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+}
