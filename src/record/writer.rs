@@ -99,7 +99,7 @@ impl Recorder {
             std::thread::Builder::new()
                 .name("mpm-top recorder".into())
                 .spawn(move || {
-                    write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown)
+                    write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown);
                 })?
         };
         Ok(Recorder {
