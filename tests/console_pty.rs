@@ -136,4 +136,26 @@ fn regenerate_screenshots() {
     console.wait_for("Event (Enter or Esc closes)");
     shot(&console, "event-detail");
     console.keys("q");
+    drop(console);
+
+    // A replay: a demo recorded for a while (by a relative name: the command line shows in
+    // the socket table), opened, seeked and paused part-way.
+    let (mut recording, home) = self::console(&["--demo", "--record", "demo.jsonl.gz"]);
+    recording.wait_for("● REC");
+    std::thread::sleep(Duration::from_secs(20));
+    recording.keys("q");
+    recording.wait_for("mpm-top replay demo.jsonl.gz opens it");
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+    let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let args = ["replay", "demo.jsonl.gz"].map(str::to_owned);
+    let mut replay = Tty::spawn("mpm-top", &args, home.path(), &path);
+    replay.wait_for("REPLAY");
+    replay.keys("]\x1b[C");
+    replay.wait_for("0:1");
+    replay.keys(" ");
+    replay.wait_for("paused");
+    shot(&replay, "replay");
+    replay.keys("q");
 }

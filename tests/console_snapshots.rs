@@ -397,3 +397,28 @@ fn a_named_target_that_is_silent_offers_the_server_found_elsewhere() {
     update(&mut s, Action::Found(vec![(8779, "mpm-top".into())]));
     insta::assert_snapshot!(screen(&s, 120, 36));
 }
+
+#[test]
+fn recording_and_replaying() {
+    let mut s = steady();
+    s.recording = Some(mpm_top::app::RecordingView {
+        file: "mpm-top-20261126-100000.jsonl.gz".into(),
+        bytes: 48_213,
+    });
+    insta::assert_snapshot!("recording", screen(&s, 120, 36));
+    let mut s = steady();
+    s.read_only = true;
+    s.replay = Some(mpm_top::app::ReplayView {
+        file: "incident.jsonl.gz".into(),
+        at: at(42.5).wall,
+        elapsed: 42.5,
+        length: 130.0,
+        speed: 4.0,
+        playing: false,
+        seeking: false,
+        damage: Some("damaged at line 812, after 810 entries: the last line is cut short".into()),
+    });
+    insta::assert_snapshot!("replaying_paused_at_damage", screen(&s, 120, 36));
+    update(&mut s, Action::Key(Key::Char('?')));
+    insta::assert_snapshot!("replay_help", screen(&s, 120, 36));
+}

@@ -65,7 +65,10 @@ pub const REPLAY_KEYS: [(&str, &str); 5] = [
     ("Left/Right", "seek 10 s back / forward"),
     ("Home/End", "the recording's start / end"),
     ("[ ]", "slower / faster (x0.25 to x16)"),
-    ("p", "pause the stream (the replay plays on)"),
+    (
+        "actions",
+        "s r K R c d g w are off: a recording reaches no server",
+    ),
 ];
 
 /// What a key asks of a replay's player.

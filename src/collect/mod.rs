@@ -114,9 +114,12 @@ pub async fn collect(
     let recording = write_recording(path, &header, entries, resolved.home.as_deref());
     let text = match &recording {
         Ok((at, count)) => {
-            let shown = at.display().to_string();
+            // By name: whoever receives the two files keeps them side by side.
+            let name = at
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             format!(
-                "{shown}: {count} entries ({from}), redacted as this file is.\nOpen it in the console with:\n  mpm-top replay {shown}\nor print its events as JSON lines with:\n  mpm-top replay {shown} --json\n"
+                "{name}, beside this file: {count} entries ({from}), redacted as this file is.\nOpen it in the console, in the folder holding both, with:\n  mpm-top replay {name}\nor print its events as JSON lines with:\n  mpm-top replay {name} --json\n"
             )
         }
         Err(why) => format!("(no recording: {why})\n"),

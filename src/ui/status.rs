@@ -127,20 +127,21 @@ fn tape_line(state: &State, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         } else {
             "❚❚ paused"
         };
-        let times = format!(
-            " {}/{} ×{} {mark}",
-            clock(r.elapsed),
-            clock(r.length),
-            r.speed
-        );
-        let head = format!("REPLAY {} ", r.at.format("%H:%M:%S%.3f"));
-        let room = usize::from(width).saturating_sub(head.chars().count() + times.chars().count());
-        let mut spans = vec![Span::styled(head, theme.warn)];
-        if room >= 6 {
-            spans.push(Span::styled(bar(r.elapsed, r.length, room - 2), theme.link));
-        }
-        spans.push(Span::raw(times));
-        let mut lines = vec![Line::from(spans)];
+        // The recording's own clock, then where that is in it, on a line of its own so the
+        // bar has room in a narrow pane.
+        let mut lines = vec![Line::from(vec![
+            Span::styled(
+                format!("REPLAY {}", r.at.format("%H:%M:%S%.3f")),
+                theme.warn,
+            ),
+            Span::raw(format!("  ×{} {mark}", r.speed)),
+        ])];
+        let times = format!(" {}/{}", clock(r.elapsed), clock(r.length));
+        let room = usize::from(width).saturating_sub(times.chars().count() + 2);
+        lines.push(Line::from(vec![
+            Span::styled(bar(r.elapsed, r.length, room.max(1)), theme.link),
+            Span::raw(times),
+        ]));
         if let (Some(damage), false) = (&r.damage, r.playing) {
             lines.push(Line::from(Span::styled(
                 format!("file {damage}"),
