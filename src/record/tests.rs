@@ -172,3 +172,71 @@ fn a_recording_hides_secrets_as_the_bundle_does() {
     assert!(text.contains("\"input_tokens\":7"), "{text}");
     assert!(text.contains("[REDACTED]"), "{text}");
 }
+
+#[test]
+fn a_recording_stops_at_its_cap_saying_so_and_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capped.jsonl.gz");
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let recorder = Recorder::start(&path, &header, Vec::new(), 64 * 1024, None).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut i = 0_u32;
+    while recorder.stopped().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cap never stopped it"
+        );
+        // Incompressible payloads, so the cap is reached quickly.
+        let noise: String = (0..64)
+            .map(|k| char::from(b'a' + u8::try_from((i * 31 + k * 7) % 26).unwrap()))
+            .collect();
+        recorder.record(
+            f64::from(i),
+            &Action::FeedEvent {
+                name: "claude_event".into(),
+                data: json!({"noise": noise, "i": i}),
+                at: Stamp::fixed(f64::from(i)),
+            },
+        );
+        i += 1;
+        if i % 1000 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let why = recorder.stopped().unwrap();
+    assert!(why.starts_with("reached its size cap"), "{why}");
+    assert!(recorder.finish().is_ok());
+    let r = Recording::open(&path).unwrap();
+    assert_eq!(r.damage, None);
+    assert!(r.entries > 100, "{}", r.entries);
+    // The cap says so in the recording itself (a note on entries the queue could not take
+    // may follow it).
+    let notes: Vec<String> = r
+        .entries()
+        .filter_map(|e| match e.a {
+            Action::Note(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("reached its size cap")),
+        "{notes:?}"
+    );
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size < 128 * 1024, "{size}");
+}
+
+#[test]
+fn a_recording_never_replaces_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("there.jsonl.gz");
+    std::fs::write(&path, "mine").unwrap();
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let err = Recorder::start(&path, &header, Vec::new(), 1 << 20, None).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let link = dir.path().join("link.jsonl.gz");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+    assert!(Recorder::start(&link, &header, Vec::new(), 1 << 20, None).is_err());
+    assert!(!dir.path().join("nowhere").exists());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+}
