@@ -7,6 +7,7 @@
 //! filter, selection. Either way at most [`BUDGET`] entries are applied per frame, so a long
 //! seek shows its progress instead of freezing the screen.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -307,7 +308,7 @@ pub fn print_json(path: &Path) -> u8 {
             _ => continue,
         };
         // A closed pipe (`| head`) ends the output quietly.
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}", escape_invisible(&line.to_string())).is_err() {
             return 0;
         }
     }
@@ -320,5 +321,38 @@ pub fn print_json(path: &Path) -> u8 {
             1
         }
         None => 0,
+    }
+}
+
+/// A JSON line with the characters `serde_json` leaves raw, but a terminal may act on or hide
+/// (DEL, C1 controls, line separators, bidi marks), written as `\uXXXX` escapes: the same JSON
+/// value, safe to print. (They only ever occur inside strings, where the escape is valid.)
+fn escape_invisible(json: &str) -> String {
+    json.chars().fold(String::with_capacity(json.len()), |mut out, c| {
+        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
+        {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printed_json_escapes_what_a_terminal_would_act_on_and_stays_the_same_value() {
+        let value = serde_json::json!({"name": "a\u{9b}31mb\u{202e}c\u{7f}\u{2028}d\u{1b}]0;x"});
+        let line = super::escape_invisible(&value.to_string());
+        assert!(line.is_ascii(), "{line}");
+        assert!(
+            line.contains("\\u009b") && line.contains("\\u202e"),
+            "{line}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            value
+        );
     }
 }

@@ -110,12 +110,16 @@ impl Tape {
         }
     }
 
-    /// The header for a recording of `state` starting now.
+    /// The header for a recording of `state` starting at `mono` on the console's clock (its
+    /// wall-clock time worked out from the state's latest instant).
     fn header(state: &State, mono: f64) -> Header {
+        let offset = (mono - state.now.mono) * 1e6;
+        #[allow(clippy::cast_possible_truncation)] // microseconds within a session
+        let started = state.now.wall + chrono::Duration::microseconds(offset as i64);
         Header::new(
             &state.target,
             state.server.kind.as_deref().unwrap_or("none"),
-            state.now.wall,
+            started,
             mono,
         )
     }
@@ -125,12 +129,7 @@ impl Tape {
     #[must_use]
     pub fn held(&self, state: &State) -> (Header, Vec<Entry>) {
         let first = self.recent.front().map_or(self.clock.mono(), |(e, _)| e.t);
-        let mut header = Tape::header(state, first);
-        if let Some((e, _)) = self.recent.front()
-            && let Action::Tick(at) = e.a
-        {
-            header.started = at.wall;
-        }
+        let header = Tape::header(state, first);
         let entries = self
             .before
             .values()
