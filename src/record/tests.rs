@@ -199,7 +199,7 @@ fn a_recording_stops_at_its_cap_saying_so_and_stays_readable() {
             },
         );
         i += 1;
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
