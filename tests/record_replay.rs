@@ -315,6 +315,8 @@ fn the_live_console_records_redacted_stops_and_starts_with_w_and_a_kill_leaves_a
     let _ = exit_code(&mut tty);
     // While it ran the file was open-ended; after the kill it still is, up to its last flush.
     assert!(events.contains("AfterTool"), "{events}");
+    // Begun mid-session, it starts with the recent past the panes were showing.
+    assert!(events.contains("SecretTool"), "{events}");
     assert_eq!(
         code,
         Some(1),
@@ -364,6 +366,14 @@ fn collect_writes_a_recording_beside_the_bundle_that_names_it() {
     let state = replayed(&recording);
     assert_eq!(state.server.kind.as_deref(), Some("mpm-top"));
     assert!(state.connected);
+    assert_eq!(state.server.handshake, Some(true));
+    assert!(
+        state.sockets.iter().any(|s| s.state == "LISTEN"),
+        "{:?}",
+        state.sockets
+    );
+    assert!(state.resources.is_some(), "the server process was sampled");
+    assert!(state.config.iter().any(|r| r.key == "port"));
 }
 
 #[test]

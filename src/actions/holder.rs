@@ -109,6 +109,46 @@ fn serves(local: &str, port: u16, addresses: &[IpAddr]) -> bool {
         .any(|a| *a == ip || (ip.is_unspecified() && (ip.is_ipv6() || a.is_ipv4())))
 }
 
+/// What the Resources pane shows about the target's port, sampled once (blocking): the process
+/// serving it, every socket on the port, and the holders actions are offered.
+pub struct PortFacts {
+    /// The serving process's figures (this console's own, for `--demo`).
+    pub stats: Option<crate::probes::process::ProcessStats>,
+    /// Its PID.
+    pub pid: Option<u32>,
+    /// Every socket on the port.
+    pub rows: Vec<SocketRow>,
+    /// The holders, or why there can be none.
+    pub holders: Result<Vec<Holder>, String>,
+}
+
+/// Samples the target's port: the console's producer and the debug bundle's recording.
+#[must_use]
+pub fn port_facts(target: &Target) -> PortFacts {
+    let rows = crate::probes::sockets::port_table(target.port).unwrap_or_default();
+    // The process is the one holding the target's listening socket, never the PID /health
+    // names; the same holders every action is offered.
+    let holders = from_rows(&rows, target);
+    let pid = match &holders {
+        Ok(hs) if !hs.is_empty() => Some(hs[0].process.pid),
+        // The --demo console holds its own port and is never a holder to act on; its
+        // resources are still worth showing.
+        Ok(_) => rows
+            .iter()
+            .find(|r| r.is_listener() && r.owners.iter().any(|p| p.pid == std::process::id()))
+            .map(|_| std::process::id()),
+        Err(_) => None, // not this machine: no process here is the server
+    };
+    let stats =
+        pid.and_then(|p| crate::probes::process::stats(p, std::time::Duration::from_millis(200)));
+    PortFacts {
+        stats,
+        pid,
+        rows,
+        holders,
+    }
+}
+
 /// The holders among `rows` (the port's socket table) for `target`: listeners on its address,
 /// each owning process once. Never this process (the `--demo` console holds its own port).
 ///

@@ -64,7 +64,7 @@ pub const REPLAY_KEYS: [(&str, &str); 5] = [
     ("space", "play or pause the replay"),
     ("Left/Right", "seek 10 s back / forward"),
     ("Home/End", "the recording's start / end"),
-    ("[ ]", "slower / faster (x0.25 to x16)"),
+    ("[ ]", "slower / faster (×0.25 to ×16)"),
     (
         "actions",
         "s r K R c d g w are off: a recording reaches no server",

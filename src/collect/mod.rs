@@ -107,9 +107,21 @@ pub async fn collect(
         &r.text(&live.text),
     );
     step("the recording");
-    let (from, (header, entries)) = match held {
-        Some(held) => ("what the console held", held),
-        None => ("the feed's events above, with /health", live.recording),
+    let (from, (header, entries)) = if let Some(held) = held {
+        ("what the console held", held)
+    } else {
+        let (header, mut entries) = live.recording;
+        entries.insert(
+            0,
+            Entry {
+                t: 0.0,
+                a: crate::app::Action::Config(config::rows(resolved)),
+            },
+        );
+        (
+            "the feed's events above, with the health, transports, port and configuration",
+            (header, entries),
+        )
     };
     let recording = write_recording(path, &header, entries, resolved.home.as_deref());
     let text = match &recording {

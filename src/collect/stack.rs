@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::actions::holder;
-use crate::app::{Action, Clock};
+use crate::app::{Action, Clock, Stamp};
 use crate::probes::http;
 use crate::probes::logtail::last_lines;
 use crate::probes::pidfiles;
@@ -173,19 +173,16 @@ pub struct Live {
     pub recording: (Header, Vec<Entry>),
 }
 
-/// Listens to the server's feed for [`LISTEN`].
-pub async fn live_events(target: &Target) -> Live {
-    let clock = Clock::start();
-    let started = clock.stamp();
+/// What the console's panes would show beside the feed, as entries at `started`: the clock,
+/// the transports and the port.
+async fn pane_entries(target: &Target, started: Stamp) -> Vec<Entry> {
     let url = target.url();
-    let (health, session) = tokio::join!(
-        http::health(&url, Duration::from_secs(2)),
-        connect(&url, Transport::Websocket, Duration::from_secs(2))
+    let owned = target.clone();
+    let (handshake, websocket, port) = tokio::join!(
+        http::handshake(&url, Duration::from_secs(2)),
+        http::websocket_upgrade(&url, Duration::from_secs(2)),
+        tokio::task::spawn_blocking(move || holder::port_facts(&owned))
     );
-    let kind = health
-        .as_ref()
-        .map_or_else(|_| "none".to_owned(), |h| h.kind.label());
-    let header = Header::new(target, &kind, started.wall, 0.0);
     let mut entries = vec![
         Entry {
             t: 0.0,
@@ -193,9 +190,47 @@ pub async fn live_events(target: &Target) -> Live {
         },
         Entry {
             t: 0.0,
-            a: Action::Health(health.map_err(|e| e.to_string())),
+            a: Action::Transport {
+                handshake: handshake.is_ok(),
+                websocket: websocket.is_ok(),
+            },
         },
     ];
+    if let Ok(port) = port {
+        entries.push(Entry {
+            t: 0.0,
+            a: Action::Resources {
+                process: port.stats,
+                sockets: port.rows,
+                holders: port.holders,
+                at: started,
+            },
+        });
+    }
+    entries
+}
+
+/// Listens to the server's feed for [`LISTEN`].
+pub async fn live_events(target: &Target) -> Live {
+    let clock = Clock::start();
+    let started = clock.stamp();
+    let url = target.url();
+    let (health, session, mut entries) = tokio::join!(
+        http::health(&url, Duration::from_secs(2)),
+        connect(&url, Transport::Websocket, Duration::from_secs(2)),
+        pane_entries(target, started)
+    );
+    let kind = health
+        .as_ref()
+        .map_or_else(|_| "none".to_owned(), |h| h.kind.label());
+    let header = Header::new(target, &kind, started.wall, 0.0);
+    entries.insert(
+        1,
+        Entry {
+            t: 0.0,
+            a: Action::Health(health.map_err(|e| e.to_string())),
+        },
+    );
     let mut session = match session {
         Ok(s) => s,
         Err(e) => {

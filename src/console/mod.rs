@@ -344,11 +344,15 @@ fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State) {
         tape.note(state, said);
         return;
     }
-    let path = PathBuf::from(format!(
-        "mpm-top-{}.{}",
-        state.now.wall.format("%Y%m%d-%H%M%S"),
-        crate::record::EXTENSION
-    ));
+    // Named for the second it began; a second recording in the same second gets `-2`, …
+    let stem = format!("mpm-top-{}", state.now.wall.format("%Y%m%d-%H%M%S"));
+    let path = (1..100)
+        .map(|n| match n {
+            1 => PathBuf::from(format!("{stem}.{}", crate::record::EXTENSION)),
+            n => PathBuf::from(format!("{stem}-{n}.{}", crate::record::EXTENSION)),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}.{}", crate::record::EXTENSION)));
     match tape.start(state, &path) {
         Ok(()) => tape.note(state, format!("recording to {}: w stops", path.display())),
         Err(e) => tape.note(state, format!("w: cannot record: {e}")),

@@ -16,7 +16,7 @@ use crate::actions;
 use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
 use crate::probes::http::{self, ServerKind};
-use crate::probes::{logtail, pidfiles, process, sockets};
+use crate::probes::{logtail, pidfiles};
 use crate::target::Target;
 
 /// How often the clock moves when nothing else happens. Every tick is a redraw; rates and the
@@ -173,25 +173,9 @@ async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver
         let owned = target.clone();
         let (log_kind, log_watch) = (kind.clone(), w.clone());
         let facts = tokio::task::spawn_blocking(move || {
-            let rows = sockets::port_table(port).unwrap_or_default();
-            // The process is the one holding the target's listening socket, never the PID
-            // /health names; the same holders every action is offered.
-            let holders = actions::holder::from_rows(&rows, &owned);
-            let holder = match &holders {
-                Ok(hs) if !hs.is_empty() => Some(hs[0].process.pid),
-                // The --demo console holds its own port and is never a holder to act on; its
-                // resources are still worth showing.
-                Ok(_) => rows
-                    .iter()
-                    .find(|r| {
-                        r.is_listener() && r.owners.iter().any(|p| p.pid == std::process::id())
-                    })
-                    .map(|_| std::process::id()),
-                Err(_) => None, // not this machine: no process here is the server
-            };
-            let stats = holder.and_then(|p| process::stats(p, Duration::from_millis(200)));
-            let log = log_of(log_kind.as_ref(), holder, port, &log_watch);
-            (stats, rows, holders, log)
+            let facts = actions::holder::port_facts(&owned);
+            let log = log_of(log_kind.as_ref(), facts.pid, port, &log_watch);
+            (facts.stats, facts.rows, facts.holders, log)
         })
         .await;
         let Ok((process, sockets, holders, wanted)) = facts else {

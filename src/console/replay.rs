@@ -57,17 +57,22 @@ impl<'a> Player<'a> {
             playing: true,
             moved: Instant::now(),
         };
-        let mut state = State::new(recording.header.target.clone(), true);
+        let header = &recording.header;
+        let mut state = State::new(header.target.clone(), true);
+        // The recording's clock from its first instant (not the state's default).
+        state.now = crate::app::Stamp {
+            mono: header.started_mono,
+            wall: header.started,
+        };
         player.apply(&mut state);
         state.note(format!(
-            "replaying {}: {} on {}, recorded by mpm-top {} from {}; {} entries over {}",
+            "replaying {}: {} entries over {} from {}, recorded by mpm-top {} watching {}",
             recording.shown,
-            recording.header.target,
-            recording.header.server_kind,
-            recording.header.mpm_top,
-            recording.header.started.format("%Y-%m-%d %H:%M:%S %:z"),
             recording.entries,
             ui::format::age(recording.length()),
+            header.started.format("%Y-%m-%d %H:%M:%S %:z"),
+            header.mpm_top,
+            header.target,
         ));
         state.replay = Some(player.view());
         (player, state)
@@ -110,9 +115,9 @@ impl<'a> Player<'a> {
         if self.at_end() && self.playing {
             self.playing = false;
             let end = match &self.recording.damage {
-                Some(damage) => format!(
-                    "replay stopped where the file is damaged: {damage}; what came before it is shown"
-                ),
+                Some(damage) => {
+                    format!("replay stopped: the file is {damage}; what came before is shown")
+                }
                 None => "end of the recording: Home or Left replays it again".to_owned(),
             };
             state.note(end);

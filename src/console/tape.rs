@@ -26,8 +26,6 @@ pub struct Tape {
     /// Per kind of snapshot (health, resources, …), the newest one that fell out of `recent`:
     /// what the panes showed when the oldest recent entry arrived.
     before: BTreeMap<&'static str, Action>,
-    /// Per kind of snapshot, the newest one: what a recording begun now starts from.
-    latest: BTreeMap<&'static str, Action>,
     recorder: Option<Recorder>,
     cap_bytes: u64,
     home: Option<PathBuf>,
@@ -43,7 +41,6 @@ impl Tape {
             recent: VecDeque::new(),
             recent_bytes: 0,
             before: BTreeMap::new(),
-            latest: BTreeMap::new(),
             recorder: None,
             cap_bytes: cap_mib.saturating_mul(1024 * 1024),
             home: home.map(Path::to_owned),
@@ -86,9 +83,6 @@ impl Tape {
         };
         if let Some(recorder) = &self.recorder {
             recorder.record(t, action);
-        }
-        if let Some(kind) = snapshot_kind(action) {
-            self.latest.insert(kind, action.clone());
         }
         let size = estimate(action);
         self.recent.push_back((
@@ -142,18 +136,13 @@ impl Tape {
         (header, entries)
     }
 
-    /// Starts recording to `path`, beginning with what the panes show now.
+    /// Starts recording to `path`, beginning with what the console holds: the panes as they
+    /// are, from the recent past that made them.
     ///
     /// # Errors
     /// Why the file cannot be written.
     pub fn start(&mut self, state: &State, path: &Path) -> Result<(), String> {
-        let t = self.clock.mono();
-        let preamble = self
-            .latest
-            .values()
-            .map(|a| Entry { t, a: a.clone() })
-            .collect();
-        let header = Tape::header(state, t);
+        let (header, preamble) = self.held(state);
         let recorder = Recorder::start(
             path,
             &header,

@@ -8,6 +8,54 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::Theme;
 use crate::app::{Dialog, HELP_KEYS, REPLAY_KEYS, State};
 
+/// The help: a replay's controls first when replaying, then the console's keys (without those
+/// a replay turns off or gives another meaning), then a few reminders.
+fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
+    // Replaying, its controls come first; the console's own keys follow.
+    let replaying = if state.replay.is_some() {
+        &REPLAY_KEYS[..]
+    } else {
+        &[]
+    };
+    // What is off or means something else in a replay is not listed twice.
+    let live_only = |k: &&(&str, &str)| {
+        state.replay.is_none()
+            || !matches!(
+                k.0,
+                "s" | "r" | "K" | "R" | "c" | "d" | "g" | "w" | "Home/End"
+            )
+    };
+    let mut lines: Vec<Line> = replaying
+        .iter()
+        .chain(HELP_KEYS.iter().filter(live_only))
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>10}  "), theme.focus),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    // Short lines: the box's height counts lines, so nothing may wrap.
+    lines.push(Line::from(Span::styled(
+        "K, R, and r on a server not mpm-top's, ask first:",
+        theme.dim,
+    )));
+    lines.push(Line::from(Span::styled(
+        "nothing happens without y.",
+        theme.dim,
+    )));
+    lines.push(Line::from(Span::styled(
+        "Times are local; durations come from the sender's clock when both ends carry it.",
+        theme.dim,
+    )));
+    lines.push(Line::from(Span::styled(
+        "Any key closes this help.",
+        theme.dim,
+    )));
+    lines
+}
+
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let [_, v, _] = Layout::vertical([
         Constraint::Fill(1),
@@ -116,40 +164,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .saturating_add(2);
         boxed(frame, centred(area, 90, height), title, lines, theme.bad);
     } else if state.help {
-        // Replaying, its controls come first; the console's own keys follow.
-        let replaying = if state.replay.is_some() {
-            &REPLAY_KEYS[..]
-        } else {
-            &[]
-        };
-        let mut lines: Vec<Line> = replaying
-            .iter()
-            .chain(HELP_KEYS.iter())
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::styled(format!("{k:>10}  "), theme.focus),
-                    Span::raw(*what),
-                ])
-            })
-            .collect();
-        lines.push(Line::from(""));
-        // Short lines: the box's height counts lines, so nothing may wrap.
-        lines.push(Line::from(Span::styled(
-            "K, R, and r on a server not mpm-top's, ask first:",
-            theme.dim,
-        )));
-        lines.push(Line::from(Span::styled(
-            "nothing happens without y.",
-            theme.dim,
-        )));
-        lines.push(Line::from(Span::styled(
-            "Times are local; durations come from the sender's clock when both ends carry it.",
-            theme.dim,
-        )));
-        lines.push(Line::from(Span::styled(
-            "Any key closes this help.",
-            theme.dim,
-        )));
+        let lines = help_lines(state, theme);
         let height = u16::try_from(lines.len())
             .unwrap_or(u16::MAX)
             .saturating_add(2);

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::Theme;
 use crate::app::State;
@@ -92,29 +92,23 @@ pub fn config(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 /// Log: what mpm-top itself did, newest at the bottom; long lines wrap rather than lose their
 /// end (where an error says why).
 pub fn log(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
+    // Wrapped here, a row per `width` characters, so the newest row is always the last one
+    // on screen (a paragraph's word wrap takes rows that cannot be counted beforehand).
     let (height, width) = (usize::from(area.height), usize::from(area.width).max(1));
-    let rows_of = |l: &String| l.chars().count().div_ceil(width).max(1);
-    let mut used = 0;
-    let newest: Vec<&String> = state
-        .log
-        .iter()
-        .rev()
-        .take_while(|l| {
-            let fits = used < height;
-            used += rows_of(l);
-            fits
-        })
-        .collect();
-    let lines: Vec<Line> = newest
+    let mut rows: Vec<String> = Vec::with_capacity(height);
+    for line in state.log.iter().rev() {
+        let chars: Vec<char> = line.chars().collect();
+        let pieces: Vec<String> = chars.chunks(width).map(|c| c.iter().collect()).collect();
+        rows.extend(pieces.into_iter().rev());
+        if rows.len() >= height {
+            break;
+        }
+    }
+    rows.truncate(height);
+    let lines: Vec<Line> = rows
         .into_iter()
         .rev()
-        .map(|l| Line::from(Span::styled(l.clone(), theme.dim)))
+        .map(|row| Line::from(Span::styled(row, theme.dim)))
         .collect();
-    let overflow = u16::try_from(used.saturating_sub(height)).unwrap_or(u16::MAX);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((overflow, 0)),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines), area);
 }

@@ -83,9 +83,12 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         _ => "—".into(),
     };
     lines.push(Line::from(format!("ping    {latency}")));
+    // The newest seconds that fit beside the label: a narrow pane shows fewer, never wraps.
+    let fits = usize::from(area.width).saturating_sub(8);
     let strip: String = state
         .availability
         .iter()
+        .skip(state.availability.len().saturating_sub(fits))
         .map(|ok| if *ok { '▮' } else { '·' })
         .collect();
     lines.push(Line::from(vec![
@@ -142,9 +145,9 @@ fn tape_line(state: &State, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             Span::styled(bar(r.elapsed, r.length, room.max(1)), theme.link),
             Span::raw(times),
         ]));
-        if let (Some(damage), false) = (&r.damage, r.playing) {
+        if let (Some(_), false) = (&r.damage, r.playing) {
             lines.push(Line::from(Span::styled(
-                format!("file {damage}"),
+                "file damaged: replay stops there (see Log)",
                 theme.warn,
             )));
         }
