@@ -2,6 +2,7 @@
 //! "last N" buffer (the console's stream, rates and strips, the memory trend, serve's event
 //! history), and [`Counts`] for maps keyed by names that come from outside.
 
+use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 
 /// A bounded ring: pushing past capacity drops the oldest.
@@ -147,6 +148,49 @@ impl Counts {
     fn named(&self) -> usize {
         self.counts.len() - usize::from(self.counts.contains_key(OTHER))
     }
+}
+
+/// `payload`, or, when it is larger than `limit` bytes as JSON, its start as text saying so.
+#[must_use]
+pub fn json(payload: Value, limit: usize) -> Value {
+    if size_within(&payload, limit).is_some() {
+        return payload;
+    }
+    let text = payload.to_string();
+    let mut cut = limit.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Value::String(format!(
+        "(a payload of {} bytes; its first {} KiB:) {}",
+        text.len(),
+        limit / 1024,
+        &text[..cut]
+    ))
+}
+
+/// Roughly how many bytes `value` takes as JSON, or None as soon as it passes `limit`:
+/// walking stops there, so a huge payload costs no more than a small one.
+fn size_within(value: &Value, limit: usize) -> Option<usize> {
+    let size = match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => {
+            let mut total = 2;
+            for item in items {
+                total += size_within(item, limit.checked_sub(total)?)? + 1;
+            }
+            total
+        }
+        Value::Object(map) => {
+            let mut total = 2;
+            for (k, v) in map {
+                total += k.len() + 4 + size_within(v, limit.checked_sub(total)?)?;
+            }
+            total
+        }
+        _ => 8,
+    };
+    (size <= limit).then_some(size)
 }
 
 #[cfg(test)]

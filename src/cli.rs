@@ -54,7 +54,7 @@ pub struct Cli {
 
     /// The most a recording may take on disk, compressed; it stops there, saying so
     #[arg(long, value_name = "MIB", default_value_t = crate::record::DEFAULT_CAP_MIB,
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
+          value_parser = clap::value_parser!(u64).range(1..=crate::record::MAX_CAP_MIB))]
     pub record_max_mib: u64,
 
     /// What to do; without one, the console opens

@@ -139,11 +139,19 @@ impl<'de> serde::Deserialize<'de> for Target {
                 )));
             }
         };
+        // A recording is a file from anyone: what it names is shown, never obeyed.
+        let chosen = match t.chosen {
+            Chosen::Named(by) => Chosen::Named(crate::text::clean(&by)),
+            Chosen::Switched { from } => Chosen::Switched {
+                from: crate::text::clean(&from),
+            },
+            other => other,
+        };
         Ok(Target {
             scheme,
-            host: t.host,
+            host: crate::text::clean(&t.host),
             port: t.port,
-            chosen: t.chosen,
+            chosen,
         })
     }
 }

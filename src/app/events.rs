@@ -287,7 +287,7 @@ fn happening(state: &mut State, name: &str, data: Value, at: Stamp, origin: Orig
         session,
         summary: truncate(&summary, SUMMARY_CHARS),
         key,
-        payload: bounded(data),
+        payload: crate::bounded::json(data, PAYLOAD_BYTES),
         tool: call,
         per_client_copy: false,
         replayed: false,
@@ -301,48 +301,6 @@ pub const PAYLOAD_BYTES: usize = 16 * 1024;
 
 fn short(value: &Value) -> String {
     truncate(&text_of(value), FIELD_CHARS)
-}
-
-/// `payload`, or, when it is larger than [`PAYLOAD_BYTES`], its start as text saying so.
-fn bounded(payload: Value) -> Value {
-    if size_within(&payload, PAYLOAD_BYTES).is_some() {
-        return payload;
-    }
-    let text = payload.to_string();
-    let mut cut = PAYLOAD_BYTES;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Value::String(format!(
-        "(a payload of {} bytes; its first {} KiB:) {}",
-        text.len(),
-        PAYLOAD_BYTES / 1024,
-        &text[..cut]
-    ))
-}
-
-/// Roughly how many bytes `value` takes as JSON, or None as soon as it passes `limit`:
-/// walking stops there, so a huge payload costs no more than a small one.
-fn size_within(value: &Value, limit: usize) -> Option<usize> {
-    let size = match value {
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => {
-            let mut total = 2;
-            for item in items {
-                total += size_within(item, limit.checked_sub(total)?)? + 1;
-            }
-            total
-        }
-        Value::Object(map) => {
-            let mut total = 2;
-            for (k, v) in map {
-                total += k.len() + 4 + size_within(v, limit.checked_sub(total)?)?;
-            }
-            total
-        }
-        _ => 8,
-    };
-    (size <= limit).then_some(size)
 }
 
 /// What identifies a tool call's start or stop: its correlation id; without one (a hook that

@@ -20,7 +20,7 @@ use crate::actions::restart::Confirmed;
 use crate::checks::Status;
 use crate::config::ConfigRow;
 use crate::probes::logtail::LogLine;
-use crate::probes::process::ProcessStats;
+use crate::probes::process::{ProcessInfo, ProcessStats};
 use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
@@ -178,6 +178,52 @@ impl Effect {
     }
 }
 
+/// A sample of the port: its process, sockets and holders.
+fn resources(
+    state: &mut State,
+    process: Option<ProcessStats>,
+    sockets: Vec<SocketRow>,
+    holders: Result<Vec<Holder>, String>,
+    at: Stamp,
+) {
+    // Described where they were read; again here, since a recording is a file
+    // from anyone.
+    let (mut sockets, mut holders) = (sockets, holders);
+    for socket in &mut sockets {
+        for text in [&mut socket.state, &mut socket.local, &mut socket.remote] {
+            *text = crate::text::clean(text);
+        }
+        socket.owners.iter_mut().for_each(ProcessInfo::clean);
+    }
+    if let Ok(holders) = holders.as_mut() {
+        for h in holders.iter_mut() {
+            h.process.clean();
+        }
+    }
+    state.holders = holders.map_err(|why| crate::text::clean(&why));
+    match &process {
+        Some(p) if state.resources.as_ref().is_some_and(|old| old.pid != p.pid) => {
+            state.trend = crate::probes::process::MemoryTrend::default();
+            state.trend.push(at.mono, p.rss_bytes);
+        }
+        Some(p) => state.trend.push(at.mono, p.rss_bytes),
+        None => state.trend = crate::probes::process::MemoryTrend::default(),
+    }
+    state.resources = process;
+    state.sockets = sockets;
+}
+
+/// A configuration row with its text shown, never obeyed (a recording is a file from anyone).
+fn clean_row(row: ConfigRow) -> ConfigRow {
+    ConfigRow {
+        key: crate::text::clean(&row.key),
+        value: crate::text::clean(&row.value),
+        source: crate::text::clean(&row.source),
+        shadowed: crate::text::clean(&row.shadowed),
+        finding: row.finding.map(|f| crate::text::clean(&f)),
+    }
+}
+
 /// The console now monitors `target`.
 fn retarget(state: &mut State, target: Target) {
     state.note(format!("now monitoring {target}"));
@@ -243,22 +289,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             sockets,
             holders,
             at,
-        } => {
-            state.holders = holders;
-            match &process {
-                Some(p) if state.resources.as_ref().is_some_and(|old| old.pid != p.pid) => {
-                    state.trend = crate::probes::process::MemoryTrend::default();
-                    state.trend.push(at.mono, p.rss_bytes);
-                }
-                Some(p) => state.trend.push(at.mono, p.rss_bytes),
-                None => state.trend = crate::probes::process::MemoryTrend::default(),
-            }
-            state.resources = process;
-            state.sockets = sockets;
-        }
+        } => resources(state, process, sockets, holders, at),
         Action::Found(found) => found_elsewhere(state, found),
         Action::Retargeted(target) => retarget(state, target),
-        Action::Config(rows) => state.config = rows,
+        Action::Config(rows) => state.config = rows.into_iter().map(clean_row).collect(),
         Action::ResetPlanned(plan) => {
             state.busy = None;
             match plan {

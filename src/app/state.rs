@@ -24,6 +24,8 @@ pub const RATE_HISTORY: usize = 3600;
 pub const STRIP: usize = 60;
 /// Lines of mpm-top's own log kept.
 pub const LOG_CAPACITY: usize = 500;
+/// The longest line of mpm-top's own log, in characters.
+pub const LOG_LINE_CHARS: usize = 2000;
 /// The rate windows `+`/`-` step through, seconds.
 pub const RATE_WINDOWS: [u64; 5] = [30, 60, 300, 900, 3600];
 /// Event types given a rate row of their own; the rest share [`OTHER`]. Servers choose event
@@ -432,13 +434,19 @@ impl State {
         let line = format!(
             "{} {}",
             self.now.seconds_text(),
-            crate::text::sanitize(line.as_ref())
+            crate::text::sanitize(&crate::text::truncate(line.as_ref(), LOG_LINE_CHARS))
         );
         self.log_line(line);
     }
 
-    /// Adds a line, already stamped and sanitised, to mpm-top's own log.
+    /// Adds a line, already stamped and sanitised, to mpm-top's own log (at most
+    /// [`LOG_LINE_CHARS`] characters of it).
     pub fn log_line(&mut self, line: String) {
+        let line = if line.len() > LOG_LINE_CHARS {
+            crate::text::truncate(&line, LOG_LINE_CHARS)
+        } else {
+            line
+        };
         self.log.push(line);
         self.log_written += 1;
     }

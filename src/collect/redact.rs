@@ -34,6 +34,11 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
 
+/// Whether a command-line word is a flag whose value is secret (`--password`, `-p`, `--api-key`).
+fn is_secret_flag(word: &str) -> bool {
+    word == "-p" || (word.starts_with('-') && !word.contains('=') && is_secret_name(word))
+}
+
 /// A secret-looking name inside a pattern (`api_key`, `client-secret`, `X-Auth-Token`).
 const NAME: &str = r"[A-Za-z0-9_-]*(?:token|secret|key|pass|pwd|auth|cookie|credential|webhook|signature)[A-Za-z0-9_-]*";
 
@@ -85,7 +90,7 @@ fn rules() -> &'static [(&'static str, Regex, String)] {
             ),
             (
                 "command-line secret",
-                format!(r#"(?i)(\s--?{NAME}(?:=|\s+))(?:"[^"]*"|'[^']*'|\S+)|(\s-p)([^\s-]\S*)"#),
+                format!(r#"(?i)((?:^|\s)--?{NAME}(?:=|\s+))(?:"[^"]*"|'[^']*'|\S+)|((?:^|\s)-p)([^\s-]\S*)"#),
                 format!("${{1}}${{2}}{r}"),
             ),
             (
@@ -195,23 +200,67 @@ impl Redactor {
         }
     }
 
-    /// A JSON payload from outside, redacted in place: every string by the text rules, and the
-    /// string value of every secret-named key (`"api_key": "…"`). A number under such a name
-    /// stays: `input_tokens: 1234` is a count, not a secret.
+    /// A JSON payload from outside, redacted in place:
+    /// - every string, and every key, by the text rules;
+    /// - every string under a secret-named key (`"api_key": "…"`, `"password": ["…"]`);
+    /// - the value of a name/value pair whose name is secret (`{"name": "Authorization",
+    ///   "value": "…"}`, as HAR files and form fields write headers);
+    /// - in a list, the item after a secret-named flag (`["mysql", "--password", "…"]`).
+    ///
+    /// Numbers stay, even under such a name: `input_tokens: 1234` is a count, not a secret.
     pub fn json(&mut self, value: &mut Value) {
         match value {
             Value::String(text) => *text = self.text(text),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
-                    if is_secret_name(key) && v.is_string() {
-                        *self.kinds.entry("secret-named value").or_default() += 1;
-                        *v = Value::String(REDACTED.into());
-                    } else {
-                        self.json(v);
+            Value::Array(items) => {
+                let mut flag_before = false;
+                for item in items.iter_mut() {
+                    if flag_before && item.is_string() {
+                        *self.kinds.entry("command-line secret").or_default() += 1;
+                        *item = Value::String(REDACTED.into());
+                        flag_before = false;
+                        continue;
                     }
+                    flag_before = item.as_str().is_some_and(is_secret_flag);
+                    self.json(item);
                 }
             }
+            Value::Object(map) => {
+                let is_pair = map.contains_key("value") || map.contains_key("values");
+                let secret_label = ["name", "key", "header", "field"].iter().any(|label| {
+                    map.get(*label)
+                        .and_then(Value::as_str)
+                        .is_some_and(is_secret_name)
+                });
+                for (key, mut v) in std::mem::take(map) {
+                    // A pair's "key" is the label of its value, not a key itself.
+                    let label = is_pair && key == "key";
+                    if (is_secret_name(&key) && !label)
+                        || (secret_label && (key == "value" || key == "values"))
+                    {
+                        self.hide(&mut v);
+                    } else {
+                        self.json(&mut v);
+                    }
+                    let mut key = self.text(&key);
+                    while map.contains_key(&key) {
+                        key.push('\'');
+                    }
+                    map.insert(key, v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// Every string in `value` replaced: it sits under a secret name.
+    fn hide(&mut self, value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                *self.kinds.entry("secret-named value").or_default() += 1;
+                *text = REDACTED.into();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.hide(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.hide(v)),
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
@@ -427,5 +476,29 @@ mod tests {
             })
         );
         assert_eq!(r.count(), 3, "{}", r.summary());
+    }
+
+    #[test]
+    fn json_secrets_in_lists_pairs_keys_and_command_lines() {
+        let mut r = Redactor::new(None);
+        let mut payload = serde_json::json!({
+            "password": ["p1", {"value": "p2"}, 7],
+            "headers": [
+                {"name": "Authorization", "value": "Basic QkFTSUM6cGFzcw=="},
+                {"name": "Accept", "value": "text/html"},
+                {"key": "password", "value": "p3"},
+            ],
+            "sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUV": 1,
+            "argv": ["mysql", "--password", "p4", "-p", "p5", "--port", "3306"],
+            "command": "--password 'p6 p7' --verbose",
+        });
+        r.json(&mut payload);
+        let text = payload.to_string();
+        for secret in ["p1", "p2", "QkFTSUM", "p3", "ABCDEFGHIJ", "p4", "p5", "p6"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        for kept in ["text/html", "\"password\"", "3306", "--verbose", "7"] {
+            assert!(text.contains(kept), "{kept} lost from {text}");
+        }
     }
 }

@@ -164,8 +164,13 @@ impl<'a> Player<'a> {
     pub fn view(&self) -> ReplayView {
         let header = &self.recording.header;
         let at_secs = self.position() - header.started_mono;
-        #[allow(clippy::cast_possible_truncation)] // microseconds within a recording
-        let at = header.started + chrono::Duration::microseconds((at_secs * 1e6) as i64);
+        // A crafted file can put its entries millennia from its start: shown as the start,
+        // never an overflow.
+        #[allow(clippy::cast_possible_truncation)] // saturates, and then the check fails
+        let at = header
+            .started
+            .checked_add_signed(chrono::Duration::microseconds((at_secs * 1e6) as i64))
+            .unwrap_or(header.started);
         ReplayView {
             file: self.recording.shown.clone(),
             at,
@@ -301,7 +306,7 @@ pub fn print_json(path: &Path) -> u8 {
             Action::FeedEvent { name, data, at } => serde_json::json!({
                 "at": at.wall.to_rfc3339(),
                 "source": "sio",
-                "event": crate::text::clean(&name),
+                "event": name,
                 "data": data,
             }),
             Action::LogLine(line, at) => serde_json::json!({
@@ -312,13 +317,12 @@ pub fn print_json(path: &Path) -> u8 {
             }),
             _ => continue,
         };
-        // A closed pipe (`| head`) ends the output quietly.
-        if writeln!(out, "{}", escape_invisible(&line.to_string())).is_err() {
-            return 0;
+        if let Err(e) = writeln!(out, "{}", escape_invisible(&line.to_string())) {
+            return write_failed(&e);
         }
     }
-    if out.flush().is_err() {
-        return 0;
+    if let Err(e) = out.flush() {
+        return write_failed(&e);
     }
     match &recording.damage {
         Some(damage) => {
@@ -326,6 +330,17 @@ pub fn print_json(path: &Path) -> u8 {
             1
         }
         None => 0,
+    }
+}
+
+/// A closed pipe (`| head`) ends the output quietly and well; any other failure (a full disk)
+/// is an error.
+fn write_failed(e: &std::io::Error) -> u8 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        0
+    } else {
+        eprintln!("mpm-top replay: cannot write the output: {e}");
+        1
     }
 }
 
@@ -346,6 +361,43 @@ fn escape_invisible(json: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::app::Stamp;
+    use crate::record::{Header, encode};
+
+    #[test]
+    fn entries_millennia_from_the_start_are_shown_not_a_panic() {
+        let target = crate::target::Target {
+            scheme: "http",
+            host: "127.0.0.1".into(),
+            port: 1,
+            chosen: crate::target::Chosen::Default,
+        };
+        let mut header = Header::new(&target, "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+        header.started_mono = 1e15;
+        let entries = [0.1, 2.0, 1e13]
+            .into_iter()
+            .map(|t| Entry {
+                t,
+                a: Action::Note(format!("at {t}")),
+            })
+            .collect();
+        let bytes = encode(&header, entries, None).unwrap();
+        let recording = Recording::from_bytes(bytes, "far.jsonl.gz".into()).unwrap();
+        let (mut player, mut state) = Player::new(&recording);
+        for control in [
+            Control::End,
+            Control::Start,
+            Control::Seek(10.0),
+            Control::End,
+        ] {
+            player.control(control, &mut state);
+            player.advance(&mut state, Instant::now());
+            let _ = player.view();
+        }
+        assert!(state.replay.is_some());
+    }
+
     #[test]
     fn printed_json_escapes_what_a_terminal_would_act_on_and_stays_the_same_value() {
         let value = serde_json::json!({"name": "a\u{9b}31mb\u{202e}c\u{7f}\u{2028}d\u{1b}]0;x"});

@@ -109,7 +109,11 @@ impl Tape {
     fn header(state: &State, mono: f64) -> Header {
         let offset = (mono - state.now.mono) * 1e6;
         #[allow(clippy::cast_possible_truncation)] // microseconds within a session
-        let started = state.now.wall + chrono::Duration::microseconds(offset as i64);
+        let started = state
+            .now
+            .wall
+            .checked_add_signed(chrono::Duration::microseconds(offset as i64))
+            .unwrap_or(state.now.wall);
         Header::new(
             &state.target,
             state.server.kind.as_deref().unwrap_or("none"),

@@ -20,6 +20,13 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
+    /// Its name and command line with control characters shown as escapes.
+    pub fn clean(&mut self) {
+        self.name = crate::text::clean(&self.name);
+        self.cmdline = crate::text::clean(&self.cmdline);
+        self.uid = self.uid.as_deref().map(crate::text::clean);
+    }
+
     /// The program's name first, then its arguments: `python3 -m claude_mpm …` rather than a
     /// long path cut before the name shows.
     #[must_use]

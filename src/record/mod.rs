@@ -32,6 +32,11 @@ pub const VERSION: u32 = 1;
 pub const EXTENSION: &str = "jsonl.gz";
 /// The default size cap of a recording, compressed.
 pub const DEFAULT_CAP_MIB: u64 = 32;
+/// The largest cap a recording can be given.
+pub const MAX_CAP_MIB: u64 = 128;
+/// The largest payload recorded whole, as JSON: a larger one is recorded as its start (the
+/// console itself keeps 16 KiB of any payload), so every line of a recording stays readable.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
 
 /// A recording's first line.
 #[derive(Clone, Debug, Serialize, Deserialize)]

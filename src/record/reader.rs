@@ -11,12 +11,17 @@ use flate2::read::MultiGzDecoder;
 use super::{Entry, FORMAT, Header, VERSION, recordable};
 use crate::app::Action;
 
-/// The largest file replay reads (a recording is capped at 32 MiB by default).
-const MAX_FILE: u64 = 512 * 1024 * 1024;
-/// The longest line: an event's payload is cut at 16 KiB before it is recorded.
+/// The largest file replay reads: above the largest cap a recording can be given.
+const MAX_FILE: u64 = (super::MAX_CAP_MIB + 32) * 1024 * 1024;
+/// The longest line: the writer cuts a payload at [`super::MAX_PAYLOAD`] first.
 const MAX_LINE: u64 = 1024 * 1024;
-/// The most entries replayed: a crafted file of tiny entries cannot keep replay busy forever.
-const MAX_ENTRIES: usize = 20_000_000;
+/// The most lines read: a crafted file of tiny lines cannot keep replay busy for long.
+const MAX_LINES: usize = 20_000_000;
+/// The most bytes decompressed: a recording compresses about tenfold.
+const MAX_DECOMPRESSED: u64 = 8 * MAX_FILE;
+/// Entries a recording never holds (keys, dialog answers) skipped before the file counts as
+/// damaged.
+const MAX_SKIPPED: usize = 1000;
 
 /// Where a recording stops being readable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +68,18 @@ impl Recording {
     /// # Errors
     /// A clear message when the file cannot be read or is not a recording this program reads.
     pub fn open(path: &Path) -> Result<Recording, String> {
-        let shown = path.display().to_string();
+        let shown = crate::text::clean(&path.display().to_string());
+        // Before opening: a FIFO would block the open, a device never end.
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(format!(
+                    "{shown} is not a regular file (a recording is a .{} file)",
+                    super::EXTENSION
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot open {shown}: {e}")),
+        }
         let file = std::fs::File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
         let size = file.metadata().map_or(0, |m| m.len());
         if size > MAX_FILE {
@@ -85,6 +101,11 @@ impl Recording {
     /// # Errors
     /// A clear message when it is not a recording this program reads.
     pub fn from_bytes(bytes: Vec<u8>, shown: String) -> Result<Recording, String> {
+        // Messages quote the file; what they quote is shown, never obeyed.
+        Recording::check(bytes, shown).map_err(|why| crate::text::clean(&why))
+    }
+
+    fn check(bytes: Vec<u8>, shown: String) -> Result<Recording, String> {
         let not_one = |why: &str| {
             format!(
                 "{shown} is not an mpm-top recording: {why} (a recording is gzip-compressed JSON lines, written by mpm-top --record or the console's w key)"
@@ -136,6 +157,7 @@ impl Recording {
         Entries {
             lines,
             count: 0,
+            skipped: 0,
             last_t: f64::NEG_INFINITY,
             damage: None,
         }
@@ -166,12 +188,15 @@ fn parse_header(line: &str, shown: &str) -> Result<Header, HeaderProblem> {
             "its first line does not say \"format\": \"{FORMAT}\""
         )));
     }
-    let version = value.get("version").and_then(Value::as_u64);
-    if version != Some(u64::from(VERSION)) {
+    let version = value.get("version");
+    if version.and_then(Value::as_u64) != Some(u64::from(VERSION)) {
         let by = value.get("mpm_top").and_then(Value::as_str).unwrap_or("?");
         return Err(HeaderProblem::Version(format!(
             "{shown} is a version {} recording (written by mpm-top {}); this mpm-top ({}) reads version {VERSION}",
-            version.map_or("(none)".into(), |v| v.to_string()),
+            version.map_or("(none)".into(), |v| crate::text::truncate(
+                &v.to_string(),
+                40
+            )),
             crate::text::clean(by),
             env!("CARGO_PKG_VERSION")
         )));
@@ -185,6 +210,7 @@ fn parse_header(line: &str, shown: &str) -> Result<Header, HeaderProblem> {
 pub struct Entries {
     lines: Lines,
     count: usize,
+    skipped: usize,
     last_t: f64,
     /// Where reading stopped because the file is damaged, once it has.
     pub damage: Option<Damage>,
@@ -200,17 +226,17 @@ impl Iterator for Entries {
         loop {
             let line = match self.lines.next_line()? {
                 Ok(line) => line,
-                Err(why) => return self.damaged(why),
+                Err(why) => return self.damaged(&why),
             };
-            if self.count >= MAX_ENTRIES {
-                return self.damaged(format!("more than {MAX_ENTRIES} entries"));
+            if self.lines.number > MAX_LINES {
+                return self.damaged(&format!("more than {MAX_LINES} lines"));
             }
             let mut entry: Entry = match serde_json::from_str(&line) {
                 Ok(entry) => entry,
-                Err(e) => return self.damaged(format!("not a recording entry ({e})")),
+                Err(e) => return self.damaged(&format!("not a recording entry ({e})")),
             };
             if !entry.t.is_finite() {
-                return self.damaged("its time is not a number".into());
+                return self.damaged("its time is not a number");
             }
             // Time never runs backwards in a replay.
             entry.t = entry.t.max(self.last_t);
@@ -218,6 +244,12 @@ impl Iterator for Entries {
                 entry.a = *inner;
             }
             if !recordable(&entry.a) {
+                self.skipped += 1;
+                if self.skipped > MAX_SKIPPED {
+                    return self.damaged(&format!(
+                        "more than {MAX_SKIPPED} key presses or dialog answers, which mpm-top never records"
+                    ));
+                }
                 continue;
             }
             self.last_t = entry.t;
@@ -228,7 +260,9 @@ impl Iterator for Entries {
 }
 
 impl Entries {
-    fn damaged(&mut self, why: String) -> Option<Entry> {
+    fn damaged(&mut self, why: &str) -> Option<Entry> {
+        // Parse errors quote the file.
+        let why = crate::text::clean(why);
         self.damage = Some(Damage {
             // Counted from the header, line 1, up to and including this one.
             line: self.lines.number,
@@ -244,6 +278,8 @@ struct Lines {
     reader: BufReader<MultiGzDecoder<Cursor<Arc<[u8]>>>>,
     /// Lines read so far (the header is line 1).
     number: usize,
+    /// Bytes decompressed so far.
+    decompressed: u64,
 }
 
 impl std::fmt::Debug for Lines {
@@ -257,16 +293,25 @@ impl Lines {
         Lines {
             reader: BufReader::new(MultiGzDecoder::new(Cursor::new(bytes))),
             number: 0,
+            decompressed: 0,
         }
     }
 
     /// The next line; None at a clean end; why not, when the file is damaged here.
     fn next_line(&mut self) -> Option<Result<String, String>> {
+        if self.decompressed > MAX_DECOMPRESSED {
+            self.number += 1;
+            return Some(Err(format!(
+                "more than {} MiB decompressed",
+                MAX_DECOMPRESSED / (1024 * 1024)
+            )));
+        }
         let mut buf = Vec::new();
         let read = (&mut self.reader)
             .take(MAX_LINE + 1)
             .read_until(b'\n', &mut buf);
         self.number += 1;
+        self.decompressed += buf.len() as u64;
         match read {
             Ok(0) => None,
             Err(e) => Some(Err(format!(

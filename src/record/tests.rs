@@ -240,3 +240,69 @@ fn a_recording_never_replaces_a_file() {
     assert!(!dir.path().join("nowhere").exists());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
 }
+
+#[test]
+fn a_file_of_key_presses_is_damaged_and_a_directory_is_not_a_recording() {
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    writeln!(gz, "{}", serde_json::to_string(&header).unwrap()).unwrap();
+    let key = serde_json::to_string(&Entry {
+        t: 1.0,
+        a: Action::Key(Key::Char('q')),
+    })
+    .unwrap();
+    for _ in 0..5000 {
+        writeln!(gz, "{key}").unwrap();
+    }
+    let r = Recording::from_bytes(gz.finish().unwrap(), "keys".into()).unwrap();
+    assert_eq!(r.entries, 0);
+    let damage = r.damage.unwrap();
+    assert!(damage.why.contains("key presses"), "{damage}");
+    assert!(damage.line < 1100, "{damage}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let err = Recording::open(dir.path()).unwrap_err();
+    assert!(err.contains("is not a regular file"), "{err}");
+}
+
+#[test]
+fn messages_quoting_a_file_show_its_control_characters_as_escapes() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    writeln!(gz, "{}", serde_json::to_string(&header).unwrap()).unwrap();
+    writeln!(
+        gz,
+        "{{\"t\":0.2,\"a\":{{\"\\u001b]2;PWNED\\u0007\\r\\nFORGED\":1}}}}"
+    )
+    .unwrap();
+    let r = Recording::from_bytes(gz.finish().unwrap(), "esc".into()).unwrap();
+    let damage = r.damage.unwrap().to_string();
+    assert!(!damage.chars().any(char::is_control), "{damage:?}");
+    assert!(damage.contains("\\e]2;PWNED"), "{damage}");
+}
+
+#[test]
+fn a_payload_too_large_for_a_line_is_recorded_as_its_start() {
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    // 50,000 empty secret-named values: redaction makes the payload longer before it is cut.
+    let mut big = serde_json::Map::new();
+    for i in 0..50_000 {
+        big.insert(format!("token{i}"), json!(""));
+    }
+    let entries = vec![Entry {
+        t: 0.0,
+        a: Action::FeedEvent {
+            name: "claude_event".into(),
+            data: serde_json::Value::Object(big),
+            at: Stamp::fixed(0.0),
+        },
+    }];
+    let r = Recording::from_bytes(encode(&header, entries, None).unwrap(), "big".into()).unwrap();
+    assert_eq!((r.entries, r.damage.clone()), (1, None));
+    let Some(Action::FeedEvent { data, .. }) = r.entries().next().map(|e| e.a) else {
+        panic!("no event");
+    };
+    let text = data.as_str().unwrap();
+    assert!(text.starts_with("(a payload of "), "{}", &text[..80]);
+    assert!(text.len() < MAX_PAYLOAD + 100, "{}", text.len());
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::{Entry, Header, recordable, redact};
+use super::{Entry, Header, MAX_PAYLOAD, recordable, redact};
 use crate::app::Action;
 use crate::collect::Redactor;
 
@@ -265,11 +265,16 @@ fn write_all(
 }
 
 fn write_entry(out: &mut impl Write, entry: Entry, redactor: &mut Redactor) -> io::Result<()> {
-    let entry = Entry {
-        t: entry.t,
-        a: redact(entry.a, redactor),
+    let a = match redact(entry.a, redactor) {
+        // Cut after redacting (which can lengthen), so the line stays within what replay reads.
+        Action::FeedEvent { name, data, at } => Action::FeedEvent {
+            name,
+            data: crate::bounded::json(data, MAX_PAYLOAD),
+            at,
+        },
+        other => other,
     };
-    write_line(out, &entry)
+    write_line(out, &Entry { t: entry.t, a })
 }
 
 fn write_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
