@@ -37,22 +37,14 @@ fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
         .collect();
     lines.push(Line::from(""));
     // Short lines: the box's height counts lines, so nothing may wrap.
-    lines.push(Line::from(Span::styled(
+    for reminder in [
         "K, R, and r on a server not mpm-top's, ask first:",
-        theme.dim,
-    )));
-    lines.push(Line::from(Span::styled(
         "nothing happens without y.",
-        theme.dim,
-    )));
-    lines.push(Line::from(Span::styled(
         "Times are local; durations come from the sender's clock when both ends carry it.",
-        theme.dim,
-    )));
-    lines.push(Line::from(Span::styled(
         "Any key closes this help.",
-        theme.dim,
-    )));
+    ] {
+        lines.push(Line::from(Span::styled(reminder, theme.dim)));
+    }
     lines
 }
 
