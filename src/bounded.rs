@@ -173,7 +173,15 @@ pub fn json(payload: Value, limit: usize) -> Value {
 /// walking stops there, so a huge payload costs no more than a small one.
 fn size_within(value: &Value, limit: usize) -> Option<usize> {
     let size = match value {
-        Value::String(s) => s.len() + 2,
+        // As written: a control character takes six bytes (`\u0001`), a quote or backslash two.
+        Value::String(s) => {
+            s.len()
+                + 2
+                + 5 * s
+                    .bytes()
+                    .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+                    .count()
+        }
         Value::Array(items) => {
             let mut total = 2;
             for item in items {

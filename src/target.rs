@@ -149,7 +149,8 @@ impl<'de> serde::Deserialize<'de> for Target {
         };
         Ok(Target {
             scheme,
-            host: crate::text::clean(&t.host),
+            // 253: the longest DNS name.
+            host: crate::text::clean(&crate::text::truncate(&t.host, 253)),
             port: t.port,
             chosen,
         })

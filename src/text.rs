@@ -36,12 +36,18 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 /// C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F): the characters a terminal may act
 /// on instead of showing. Also the bidirectional controls (which reorder what is shown, so a
 /// name can read as something it is not) and the line and paragraph separators.
-fn is_control(c: char) -> bool {
+#[must_use]
+pub fn is_control(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
                 | '\u{2028}' | '\u{2029}'
+                // Invisible format characters: zero-width, soft hyphen, word joiners, BOM,
+                // interlinear annotations, tags.
+                | '\u{00ad}' | '\u{034f}' | '\u{180e}' | '\u{200b}'..='\u{200d}'
+                | '\u{2060}'..='\u{2064}' | '\u{206a}'..='\u{206f}' | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}'
         )
 }
 

@@ -467,7 +467,7 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
                 state.offer = None;
             }
             state.server.kind = Some(kind);
-            state.server.health = clean(&h.status);
+            state.server.health = clean(&truncate(&h.status, FIELD_CHARS));
             state.server.pid = h.pid;
             state.server.uptime = h.uptime_secs;
             // Claude MPM's /health has no client count: the feed's dashboard:client:count
@@ -481,7 +481,7 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
                 state.note(format!("server went away: {why}"));
             }
             state.server = super::state::ServerView {
-                health: clean(&why),
+                health: clean(&truncate(&why, 500)),
                 ..Default::default()
             };
         }

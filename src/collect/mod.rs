@@ -123,7 +123,15 @@ pub async fn collect(
             (header, entries),
         )
     };
-    let recording = write_recording(path, &header, entries, resolved.home.as_deref());
+    // Redacting and compressing is CPU work: off the async workers.
+    let recording = {
+        let (bundle, home) = (path.to_owned(), resolved.home.clone());
+        tokio::task::spawn_blocking(move || {
+            write_recording(&bundle, &header, entries, home.as_deref())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the recording could not be written: {e}")))
+    };
     let text = match &recording {
         Ok((at, count)) => {
             // By name: whoever receives the two files keeps them side by side.

@@ -180,7 +180,10 @@ impl Redactor {
                 let end = caps.get(0).map_or(0, |m| m.end());
                 // Already hidden by an earlier rule (`Authorization: Basic [REDACTED]` is not
                 // a secret named Authorization whose value is "Basic").
-                if whole.contains(REDACTED) || out[end..].starts_with(&format!(" {REDACTED}")) {
+                // (A value pattern stops at `]`: `[REDACTED` is already hidden too.)
+                if whole.contains(&REDACTED[..REDACTED.len() - 1])
+                    || out[end..].starts_with(&format!(" {REDACTED}"))
+                {
                     return whole.to_owned();
                 }
                 found += 1;
@@ -214,9 +217,8 @@ impl Redactor {
             Value::Array(items) => {
                 let mut flag_before = false;
                 for item in items.iter_mut() {
-                    if flag_before && item.is_string() {
-                        *self.kinds.entry("command-line secret").or_default() += 1;
-                        *item = Value::String(REDACTED.into());
+                    if flag_before {
+                        self.hide(item);
                         flag_before = false;
                         continue;
                     }
@@ -225,26 +227,42 @@ impl Redactor {
                 }
             }
             Value::Object(map) => {
-                let is_pair = map.contains_key("value") || map.contains_key("values");
-                let secret_label = ["name", "key", "header", "field"].iter().any(|label| {
-                    map.get(*label)
-                        .and_then(Value::as_str)
-                        .is_some_and(is_secret_name)
-                });
+                let is_value =
+                    |k: &str| k.eq_ignore_ascii_case("value") || k.eq_ignore_ascii_case("values");
+                let is_label = |k: &str| {
+                    ["name", "key", "header", "field"]
+                        .iter()
+                        .any(|l| k.eq_ignore_ascii_case(l))
+                };
+                let is_pair = map.keys().any(|k| is_value(k));
+                let secret_label = map
+                    .iter()
+                    .any(|(k, v)| is_label(k) && v.as_str().is_some_and(is_secret_name));
+                // Keys that redact to the same text get `#2`, `#3`, …: counted once each, so a
+                // map of ten thousand secret keys costs ten thousand steps.
+                let mut taken: std::collections::HashMap<String, usize> =
+                    std::collections::HashMap::new();
                 for (key, mut v) in std::mem::take(map) {
                     // A pair's "key" is the label of its value, not a key itself.
-                    let label = is_pair && key == "key";
-                    if (is_secret_name(&key) && !label)
-                        || (secret_label && (key == "value" || key == "values"))
-                    {
+                    let label = is_pair && key.eq_ignore_ascii_case("key");
+                    if (is_secret_name(&key) && !label) || (secret_label && is_value(&key)) {
                         self.hide(&mut v);
                     } else {
                         self.json(&mut v);
                     }
-                    let mut key = self.text(&key);
-                    while map.contains_key(&key) {
-                        key.push('\'');
-                    }
+                    let shown = self.text(&key);
+                    let key = if shown == key && !map.contains_key(&key) {
+                        key
+                    } else {
+                        // Each name's counter only grows: linear however many collide.
+                        let n = taken.entry(shown.clone()).or_insert(1);
+                        let mut unique = shown.clone();
+                        while map.contains_key(&unique) {
+                            *n += 1;
+                            unique = format!("{shown}#{n}");
+                        }
+                        unique
+                    };
                     map.insert(key, v);
                 }
             }
@@ -500,5 +518,42 @@ mod tests {
         for kept in ["text/html", "\"password\"", "3306", "--verbose", "7"] {
             assert!(text.contains(kept), "{kept} lost from {text}");
         }
+    }
+
+    #[test]
+    fn many_secret_keys_cost_linear_time_and_every_value_is_kept_under_its_own_key() {
+        let mut r = Redactor::new(None);
+        let mut map = serde_json::Map::new();
+        for i in 0..10_000 {
+            map.insert(format!("token=abcdefgh{i:06}"), serde_json::json!(i));
+        }
+        let mut payload = Value::Object(map);
+        let started = std::time::Instant::now();
+        r.json(&mut payload);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let map = payload.as_object().unwrap();
+        assert_eq!(map.len(), 10_000);
+        assert!(map.keys().all(|k| !k.contains("abcdefgh")), "a key leaked");
+        assert!(
+            map.contains_key("token=[REDACTED]#10000"),
+            "{:?}",
+            map.keys().next_back()
+        );
+    }
+
+    #[test]
+    fn pairs_in_any_case_flags_before_any_value_and_no_double_brackets() {
+        let mut r = Redactor::new(None);
+        let mut payload = serde_json::json!({
+            "h": {"Name": "Authorization", "Value": "p1"},
+            "argv": ["psql", "--password", {"v": "p2"}, "--password", ["p3"]],
+            "line": "token=abcdefghijkl and --password=hunter22x",
+        });
+        r.json(&mut payload);
+        let text = payload.to_string();
+        for secret in ["p1", "p2", "p3", "abcdefghijkl", "hunter22x"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(!text.contains("[REDACTED]]"), "{text}");
     }
 }

@@ -220,7 +220,7 @@ pub fn run(path: &Path) -> u8 {
         eprintln!(
             "mpm-top replay: the console needs a terminal, and {why}.\n\
              For the events as JSON lines, use: mpm-top replay {} --json",
-            path.display()
+            crate::text::clean(&path.display().to_string())
         );
         return 2;
     }
@@ -348,15 +348,19 @@ fn write_failed(e: &std::io::Error) -> u8 {
 /// (DEL, C1 controls, line separators, bidi marks), written as `\uXXXX` escapes: the same JSON
 /// value, safe to print. (They only ever occur inside strings, where the escape is valid.)
 fn escape_invisible(json: &str) -> String {
-    json.chars().fold(String::with_capacity(json.len()), |mut out, c| {
-        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
-        {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-        out
-    })
+    json.chars()
+        .fold(String::with_capacity(json.len()), |mut out, c| {
+            if crate::text::is_control(c) {
+                // A character outside the basic plane is written as its UTF-16 pair, as JSON asks.
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            } else {
+                out.push(c);
+            }
+            out
+        })
 }
 
 #[cfg(test)]

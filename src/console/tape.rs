@@ -308,6 +308,9 @@ mod tests {
         };
         // The applies can straddle a second: two seconds' worth at most.
         assert!(kept <= 2 * RECENT_EVENTS_PER_SECOND as usize, "{kept}");
-        assert!(note.contains(&format!("{} more arrived", 2000 - kept)), "{note}");
+        assert!(
+            note.contains(&format!("{} more arrived", 2000 - kept)),
+            "{note}"
+        );
     }
 }

@@ -2,6 +2,10 @@
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
+/// The most of a command line kept: enough to tell processes apart, and a process with a
+/// megabyte of arguments cannot make every sample (and every recorded one) a megabyte.
+pub const CMDLINE_CHARS: usize = 4096;
+
 /// Who a process is: enough to show a user, and to notice a PID reused by another program.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessInfo {
@@ -23,7 +27,7 @@ impl ProcessInfo {
     /// Its name and command line with control characters shown as escapes.
     pub fn clean(&mut self) {
         self.name = crate::text::clean(&self.name);
-        self.cmdline = crate::text::clean(&self.cmdline);
+        self.cmdline = crate::text::clean(&crate::text::truncate(&self.cmdline, CMDLINE_CHARS));
         self.uid = self.uid.as_deref().map(crate::text::clean);
     }
 
@@ -67,13 +71,14 @@ pub fn describe(pid: u32) -> Option<ProcessInfo> {
     Some(ProcessInfo {
         pid: pid.as_u32(),
         name: crate::text::clean(&p.name().to_string_lossy()),
-        cmdline: crate::text::clean(
+        cmdline: crate::text::clean(&crate::text::truncate(
             &p.cmd()
                 .iter()
                 .map(|a| a.to_string_lossy())
                 .collect::<Vec<_>>()
                 .join(" "),
-        ),
+            CMDLINE_CHARS,
+        )),
         uid: p.user_id().map(|u| u.to_string()),
         start_time: start_ticks(pid.as_u32())?,
     })

@@ -102,7 +102,8 @@ impl Recording {
     /// A clear message when it is not a recording this program reads.
     pub fn from_bytes(bytes: Vec<u8>, shown: String) -> Result<Recording, String> {
         // Messages quote the file; what they quote is shown, never obeyed.
-        Recording::check(bytes, shown).map_err(|why| crate::text::clean(&why))
+        Recording::check(bytes, shown)
+            .map_err(|why| crate::text::clean(&crate::text::truncate(&why, 1000)))
     }
 
     fn check(bytes: Vec<u8>, shown: String) -> Result<Recording, String> {
@@ -262,7 +263,7 @@ impl Iterator for Entries {
 impl Entries {
     fn damaged(&mut self, why: &str) -> Option<Entry> {
         // Parse errors quote the file.
-        let why = crate::text::clean(why);
+        let why = crate::text::clean(&crate::text::truncate(why, 300));
         self.damage = Some(Damage {
             // Counted from the header, line 1, up to and including this one.
             line: self.lines.number,

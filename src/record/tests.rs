@@ -306,3 +306,61 @@ fn a_payload_too_large_for_a_line_is_recorded_as_its_start() {
     assert!(text.starts_with("(a payload of "), "{}", &text[..80]);
     assert!(text.len() < MAX_PAYLOAD + 100, "{}", text.len());
 }
+
+#[test]
+fn no_line_outgrows_what_replay_reads() {
+    use crate::probes::process::ProcessInfo;
+    use crate::probes::sockets::SocketRow;
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let owner = ProcessInfo {
+        pid: 1,
+        name: "hold".into(),
+        cmdline: "x".repeat(2 * 1024 * 1024),
+        uid: None,
+        start_time: 1,
+    };
+    let entries = vec![
+        // Control characters are written six bytes each: the cut counts them so.
+        Entry {
+            t: 0.0,
+            a: Action::FeedEvent {
+                name: "claude_event".into(),
+                data: json!({"s": "\u{1}".repeat(174_743)}),
+                at: Stamp::fixed(0.0),
+            },
+        },
+        Entry {
+            t: 1.0,
+            a: Action::Resources {
+                process: None,
+                sockets: vec![SocketRow {
+                    state: "ESTABLISHED".into(),
+                    local: "127.0.0.1:1".into(),
+                    remote: "127.0.0.1:2".into(),
+                    owners: vec![owner],
+                    inode: 1,
+                }],
+                holders: Ok(Vec::new()),
+                at: Stamp::fixed(1.0),
+            },
+        },
+        Entry {
+            t: 2.0,
+            a: Action::Note("after".into()),
+        },
+    ];
+    let r = Recording::from_bytes(encode(&header, entries, None).unwrap(), "long".into()).unwrap();
+    assert_eq!((r.entries, r.damage.clone()), (3, None));
+    let notes: Vec<String> = r
+        .entries()
+        .filter_map(|e| match e.a {
+            Action::Note(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes[0].starts_with("recording: a Resources entry of 2048 KiB was left out"),
+        "{notes:?}"
+    );
+    assert_eq!(notes[1], "after");
+}

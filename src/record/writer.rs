@@ -20,6 +20,9 @@ use super::{Entry, Header, MAX_PAYLOAD, recordable, redact};
 use crate::app::Action;
 use crate::collect::Redactor;
 
+/// The longest line written, well within the 1 MiB replay reads.
+const MAX_LINE_WRITTEN: usize = 512 * 1024;
+
 /// Entries waiting for the writer thread: at 20,000 events a second, most of a second.
 const QUEUE: usize = 16_384;
 /// How often the compressor is flushed: what a killed console can lose at most.
@@ -88,9 +91,6 @@ impl Recorder {
         );
         let mut redactor = Redactor::new(home);
         write_line(&mut out, header)?;
-        for entry in preamble {
-            write_entry(&mut out, entry, &mut redactor)?;
-        }
         out.flush()?;
         let (queue, entries) = mpsc::sync_channel(QUEUE);
         let thread = {
@@ -99,7 +99,22 @@ impl Recorder {
             std::thread::Builder::new()
                 .name("mpm-top recorder".into())
                 .spawn(move || {
-                    write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown);
+                    // The preamble is redacted here, not on the console's task: a large past
+                    // must not freeze the screen.
+                    let result = preamble
+                        .into_iter()
+                        .try_for_each(|entry| write_entry(&mut out, entry, &mut redactor));
+                    match result {
+                        Ok(()) => {
+                            write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown)
+                        }
+                        Err(e) => {
+                            if let Ok(mut stopped) = shared.stopped.lock() {
+                                *stopped =
+                                    Some(format!("recording stopped: cannot write {shown}: {e}"));
+                            }
+                        }
+                    }
                 })?
         };
         Ok(Recorder {
@@ -268,13 +283,31 @@ fn write_entry(out: &mut impl Write, entry: Entry, redactor: &mut Redactor) -> i
     let a = match redact(entry.a, redactor) {
         // Cut after redacting (which can lengthen), so the line stays within what replay reads.
         Action::FeedEvent { name, data, at } => Action::FeedEvent {
-            name,
+            name: crate::text::truncate(&name, 1024),
             data: crate::bounded::json(data, MAX_PAYLOAD),
             at,
         },
         other => other,
     };
-    write_line(out, &Entry { t: entry.t, a })
+    let t = entry.t;
+    let mut line = serde_json::to_string(&Entry { t, a })?;
+    if line.len() > MAX_LINE_WRITTEN {
+        // Whatever made it this long (a foreign server's field, a sample with thousands of
+        // sockets), the file stays readable: the entry is named and left out.
+        let kind = line
+            .split("\"a\":{\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("entry")
+            .to_owned();
+        let note = Action::Note(format!(
+            "recording: a {kind} entry of {} KiB was left out (longer than a recording's line)",
+            line.len() / 1024
+        ));
+        line = serde_json::to_string(&Entry { t, a: note })?;
+    }
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")
 }
 
 fn write_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
