@@ -106,7 +106,7 @@ impl Recorder {
                         .try_for_each(|entry| write_entry(&mut out, entry, &mut redactor));
                     match result {
                         Ok(()) => {
-                            write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown)
+                            write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown);
                         }
                         Err(e) => {
                             if let Ok(mut stopped) = shared.stopped.lock() {
