@@ -239,12 +239,15 @@ pub fn run(path: &Path) -> u8 {
     let outcome = runtime.block_on(replay_loop(&mut terminal, &recording));
     ratatui::restore();
     match outcome {
-        Ok(()) => {
-            if let Some(damage) = &recording.damage {
+        // A damaged file replays as far as it can, and says so with the exit status too, as
+        // `--json` does.
+        Ok(()) => match &recording.damage {
+            Some(damage) => {
                 eprintln!("mpm-top replay: {}: {damage}", recording.shown);
+                1
             }
-            0
-        }
+            None => 0,
+        },
         Err(e) => {
             eprintln!("mpm-top replay: {e:#}");
             1
