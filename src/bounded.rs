@@ -150,6 +150,45 @@ impl Counts {
     }
 }
 
+/// `payload` within `limit` bytes as JSON, keeping its shape: long strings are cut first (to
+/// 1 KiB, then 64 bytes), so ids, names and subtypes survive; only a payload still too large
+/// after that (a structure of millions of small items) becomes its start as text.
+#[must_use]
+pub fn json_keeping_shape(payload: Value, limit: usize) -> Value {
+    if size_within(&payload, limit).is_some() {
+        return payload;
+    }
+    for longest in [1024, 64] {
+        let cut = cut_strings(payload.clone(), longest);
+        if size_within(&cut, limit).is_some() {
+            return cut;
+        }
+    }
+    json(payload, limit)
+}
+
+/// Every string in `value` longer than `longest` bytes cut there, saying how long it was.
+fn cut_strings(value: Value, longest: usize) -> Value {
+    match value {
+        Value::String(s) if s.len() > longest => {
+            let mut cut = longest;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            Value::String(format!("{}… ({} bytes)", &s[..cut], s.len()))
+        }
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| cut_strings(v, longest)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, cut_strings(v, longest)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// `payload`, or, when it is larger than `limit` bytes as JSON, its start as text saying so.
 #[must_use]
 pub fn json(payload: Value, limit: usize) -> Value {

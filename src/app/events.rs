@@ -27,7 +27,16 @@ pub fn tick(state: &mut State, now: Stamp) {
         return; // a stamp older than the clock (a slow producer) does not move it back
     }
     state.now = now;
-    for _ in before..after.min(before + RATE_HISTORY as u64) {
+    if after.saturating_sub(before) >= RATE_HISTORY as u64 {
+        // A whole history of silence (a suspended laptop, a recording's jump): the same as
+        // pushing that many zeros, at the cost of one.
+        for ring in state.rates.values_mut() {
+            ring.clear();
+            ring.push(0);
+        }
+        return;
+    }
+    for _ in before..after {
         for ring in state.rates.values_mut() {
             ring.push(0);
         }

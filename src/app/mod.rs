@@ -228,9 +228,10 @@ fn clean_row(row: ConfigRow) -> ConfigRow {
 fn retarget(state: &mut State, target: Target) {
     state.note(format!("now monitoring {target}"));
     // A new server: its facts start empty. What is the user's stays: the log, the
-    // configuration, focus, filter, an action still running.
+    // configuration, the view (focus, zoom, filter, help), an action still running.
     let fresh = State::new(target, state.read_only);
     let old = std::mem::replace(state, fresh);
+    state.keep_view(&old);
     state.log = old.log;
     state.log_written = old.log_written;
     state.recording = old.recording;
@@ -239,9 +240,6 @@ fn retarget(state: &mut State, target: Target) {
     state.config_file = old.config_file;
     state.now = old.now;
     state.watched_since = old.now.mono;
-    state.focus = old.focus;
-    state.filter = old.filter;
-    state.rate_window = old.rate_window;
     state.busy = old.busy;
 }
 

@@ -429,6 +429,17 @@ impl State {
         RATE_WINDOWS[self.rate_window.min(RATE_WINDOWS.len() - 1)]
     }
 
+    /// Takes over from `old` what belongs to whoever is watching rather than to the server:
+    /// focus, zoom, the filter (and typing it), the rate window, the help.
+    pub fn keep_view(&mut self, old: &State) {
+        self.focus = old.focus;
+        self.zoom = old.zoom;
+        self.filter.clone_from(&old.filter);
+        self.editing_filter = old.editing_filter;
+        self.rate_window = old.rate_window;
+        self.help = old.help;
+    }
+
     /// Adds a line to mpm-top's own log, stamped with the console's clock (local time).
     pub fn note(&mut self, line: impl AsRef<str>) {
         let line = format!(

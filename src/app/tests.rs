@@ -267,8 +267,16 @@ fn rates_count_per_second_and_buffers_stay_bounded() {
         );
     }
     assert_eq!(s.events.len(), state::EVENT_CAPACITY);
+    // A jump past the whole history: silence everywhere, at the cost of one step, and the
+    // next event is counted in the new second.
     update(&mut s, Action::Tick(at(100_000.0)));
-    assert_eq!(s.rates["tool_start"].len(), state::RATE_HISTORY);
+    let ring = &s.rates["tool_start"];
+    assert!(ring.len() <= state::RATE_HISTORY && ring.iter().all(|n| *n == 0));
+    tool(&mut s, "pre_tool", "d");
+    assert_eq!(s.rates["tool_start"].last(), Some(&1));
+    update(&mut s, Action::Tick(at(100_003.0)));
+    let ring: Vec<u32> = s.rates["tool_start"].iter().copied().collect();
+    assert_eq!(ring, [1, 0, 0, 0]);
 }
 
 #[test]

@@ -189,7 +189,18 @@ impl Redactor {
                 found += 1;
                 let mut to = String::new();
                 caps.expand(with, &mut to);
-                to.replace("  ", " ")
+                let to = to.replace("  ", " ");
+                // A quoted key's value stays a quoted string, so JSON in a log line (Claude
+                // MPM's engine.io packets) still parses: `"password":"[REDACTED]"`.
+                match caps.get(2).map(|m| m.as_str().trim_start()) {
+                    Some(sep) if *kind == "secret-named value" && sep.starts_with("\\\"") => {
+                        to.replace(REDACTED, &format!("\\\"{REDACTED}\\\""))
+                    }
+                    Some(sep) if *kind == "secret-named value" && sep.starts_with('"') => {
+                        to.replace(REDACTED, &format!("\"{REDACTED}\""))
+                    }
+                    _ => to,
+                }
             });
             let replaced = replaced.into_owned();
             if found > 0 {
@@ -555,5 +566,18 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(!text.contains("[REDACTED]]"), "{text}");
+    }
+
+    #[test]
+    fn json_in_a_log_line_stays_json() {
+        let mut r = Redactor::new(None);
+        let line = r#"42["claude_event",{"password":"hunter22","input_tokens":12,"x":"\"token\":\"abcdefghij\""}]"#;
+        let out = r.text(line);
+        assert!(
+            !out.contains("hunter22") && !out.contains("abcdefghij"),
+            "{out}"
+        );
+        let json: Value = serde_json::from_str(&out[2..]).unwrap();
+        assert_eq!(json[1]["password"], REDACTED, "{out}");
     }
 }

@@ -289,6 +289,14 @@ pub async fn live_events(target: &Target) -> Live {
     });
     if kept > EVENTS {
         let _ = writeln!(out, "(and {} more)", kept - EVENTS);
+        entries.push(Entry {
+            t: end.mono,
+            a: Action::Note(format!(
+                "the bundle keeps the first {EVENTS} events of its {} s: {} more arrived",
+                LISTEN.as_secs(),
+                kept - EVENTS
+            )),
+        });
     }
     if kept == 0 {
         out.push_str("(no events in that time)\n");

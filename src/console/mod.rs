@@ -266,7 +266,7 @@ async fn main_loop(
                         continue;
                     }
                     Effect::Record => {
-                        start_or_stop_recording(&mut tape, &mut state);
+                        start_or_stop_recording(&mut tape, &mut state, &tx);
                         continue;
                     }
                     _ => {}
@@ -338,10 +338,14 @@ fn begin(
 
 /// `w`: a recording in the current directory, named for when it began; or the end of the one
 /// being written.
-fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State) {
-    if tape.recording() {
-        let said = finish_recording(tape).unwrap_or_default();
-        tape.note(state, said);
+fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State, tx: &mpsc::Sender<Action>) {
+    if let Some(recorder) = tape.stop() {
+        // Writing out what is queued is the recorder's work, off the console's task; the
+        // outcome comes back as a note.
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.blocking_send(Action::Note(finished(recorder)));
+        });
         return;
     }
     // Named for the second it began; a second recording in the same second gets `-2`, …
@@ -361,13 +365,18 @@ fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State) {
 
 /// Ends the recording being written, if any: what to tell the user.
 fn finish_recording(tape: &mut tape::Tape) -> Option<String> {
-    let (path, result) = tape.stop()?;
+    tape.stop().map(finished)
+}
+
+/// Finishes a recording: what to tell the user.
+fn finished(recorder: crate::record::Recorder) -> String {
+    let path = recorder.path().to_owned();
     let shown = path.display();
-    Some(match result {
+    match recorder.finish() {
         Ok(bytes) => format!(
             "recorded {shown} ({}); mpm-top replay {shown} opens it",
             crate::ui::bytes(bytes)
         ),
         Err(why) => format!("the recording {shown} ended early: {why}"),
-    })
+    }
 }

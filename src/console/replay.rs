@@ -40,6 +40,8 @@ pub struct Player<'a> {
     playing: bool,
     /// When the position last moved with the wall clock.
     moved: Instant,
+    /// The end has been reached and said.
+    ended: bool,
 }
 
 impl<'a> Player<'a> {
@@ -56,6 +58,7 @@ impl<'a> Player<'a> {
             speed: NORMAL,
             playing: true,
             moved: Instant::now(),
+            ended: false,
         };
         let header = &recording.header;
         let mut state = State::new(header.target.clone(), true);
@@ -112,13 +115,14 @@ impl<'a> Player<'a> {
             self.goal = (self.goal + elapsed * SPEEDS[self.speed]).min(self.recording.last_t);
         }
         self.apply(state);
-        if self.at_end() && self.playing {
+        if self.at_end() && !self.ended {
+            self.ended = true;
             self.playing = false;
             let end = match &self.recording.damage {
                 Some(damage) => {
                     format!("replay stopped: the file is {damage}; what came before is shown")
                 }
-                None => "end of the recording: Home or Left replays it again".to_owned(),
+                None => "end of the recording: space plays it again from the start".to_owned(),
             };
             state.note(end);
         }
@@ -147,13 +151,15 @@ impl<'a> Player<'a> {
     }
 
     fn seek_to(&mut self, to: f64, state: &mut State) {
-        if to < self.goal {
+        // Back of what is applied (not of where a seek still running is going): from the start.
+        if to < self.position() {
             // Back: from the start again, keeping what is the viewer's.
             let (fresh, mut from_start) = Player::new(self.recording);
             keep_viewer(state, &mut from_start);
             *state = from_start;
             self.entries = fresh.entries;
             self.next = fresh.next;
+            self.ended = false;
         }
         self.goal = to;
         self.apply(state);
@@ -179,7 +185,13 @@ impl<'a> Player<'a> {
             speed: SPEEDS[self.speed],
             playing: self.playing,
             seeking: self.seeking(),
-            damage: self.recording.damage.as_ref().map(ToString::to_string),
+            // Said once the replay has reached it.
+            damage: self
+                .recording
+                .damage
+                .as_ref()
+                .filter(|_| self.at_end())
+                .map(ToString::to_string),
         }
     }
 
@@ -193,17 +205,14 @@ impl<'a> Player<'a> {
 }
 
 /// What belongs to whoever watches, not to the recording: it survives a seek back.
+/// A replay's rows get the same ids again from the start, so the selection, an open detail
+/// and a stream pause survive too (a live switch to another server drops those).
 fn keep_viewer(old: &State, new: &mut State) {
-    new.focus = old.focus;
-    new.zoom = old.zoom;
-    new.filter.clone_from(&old.filter);
-    new.editing_filter = old.editing_filter;
-    new.rate_window = old.rate_window;
+    new.keep_view(old);
     new.selected = old.selected;
     new.detail = old.detail;
     new.detail_scroll = old.detail_scroll;
     new.paused = old.paused;
-    new.help = old.help;
 }
 
 /// Opens the recording and replays it in the console. Returns the exit status.
@@ -306,6 +315,8 @@ pub fn print_json(path: &Path) -> u8 {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for entry in recording.entries() {
         let line = match entry.a {
+            // The console's own pings, as the console hides them.
+            Action::FeedEvent { name, .. } if name == "dashboard:pong" => continue,
             Action::FeedEvent { name, data, at } => serde_json::json!({
                 "at": at.wall.to_rfc3339(),
                 "source": "sio",

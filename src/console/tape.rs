@@ -34,7 +34,7 @@ pub struct Tape {
     not_kept: u64,
     /// Per kind of snapshot (health, resources, …), the newest one that fell out of `recent`:
     /// what the panes showed when the oldest recent entry arrived.
-    before: BTreeMap<&'static str, Action>,
+    before: BTreeMap<&'static str, Entry>,
     recorder: Option<Recorder>,
     cap_bytes: u64,
     home: Option<PathBuf>,
@@ -107,6 +107,10 @@ impl Tape {
                 return;
             }
         }
+        // What was known of another server is not what the panes show of this one.
+        if matches!(action, Action::Retargeted(_)) {
+            self.before.clear();
+        }
         let size = estimate(action);
         self.recent.push_back((
             Entry {
@@ -123,7 +127,7 @@ impl Tape {
             };
             self.recent_bytes -= size;
             if let Some(kind) = snapshot_kind(&old.a) {
-                self.before.insert(kind, old.a);
+                self.before.insert(kind, old);
             }
         }
     }
@@ -140,7 +144,8 @@ impl Tape {
             .unwrap_or(state.now.wall);
         Header::new(
             &state.target,
-            state.server.kind.as_deref().unwrap_or("none"),
+            // Before the first /health answer nobody knows yet.
+            state.server.kind.as_deref().unwrap_or("unknown"),
             started,
             mono,
         )
@@ -152,12 +157,14 @@ impl Tape {
     pub fn held(&self, state: &State) -> (Header, Vec<Entry>) {
         let first = self.recent.front().map_or(self.clock.mono(), |(e, ..)| e.t);
         let header = Tape::header(state, first);
-        let mut entries: Vec<Entry> = self
-            .before
-            .values()
-            .map(|a| Entry {
+        // The snapshots in the order they arrived, each as of the recording's start.
+        let mut before: Vec<&Entry> = self.before.values().collect();
+        before.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let mut entries: Vec<Entry> = before
+            .into_iter()
+            .map(|e| Entry {
                 t: first,
-                a: a.clone(),
+                a: e.a.clone(),
             })
             .chain(self.recent.iter().map(|(e, ..)| e.clone()))
             .collect();
@@ -193,17 +200,9 @@ impl Tape {
         Ok(())
     }
 
-    /// Stops recording; the file and its size, or why it ended badly.
-    pub fn stop(&mut self) -> Option<(PathBuf, Result<u64, String>)> {
-        let recorder = self.recorder.take()?;
-        let path = recorder.path().to_owned();
-        Some((path, recorder.finish()))
-    }
-
-    /// Whether a recording is being written.
-    #[must_use]
-    pub fn recording(&self) -> bool {
-        self.recorder.is_some()
+    /// Stops recording, handing over the recorder to be finished (its queue written out).
+    pub fn stop(&mut self) -> Option<Recorder> {
+        self.recorder.take()
     }
 
     /// What the status pane shows of the recording; a recording that stopped by itself (its

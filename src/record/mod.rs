@@ -34,8 +34,9 @@ pub const EXTENSION: &str = "jsonl.gz";
 pub const DEFAULT_CAP_MIB: u64 = 32;
 /// The largest cap a recording can be given.
 pub const MAX_CAP_MIB: u64 = 128;
-/// The largest payload recorded whole, as JSON: a larger one is recorded as its start (the
-/// console itself keeps 16 KiB of any payload), so every line of a recording stays readable.
+/// The largest payload recorded whole, as JSON: in a larger one long strings are cut (its
+/// fields, ids and subtypes stay, so replay pairs it as live did), so every line of a
+/// recording stays readable.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
 /// A recording's first line.
@@ -116,17 +117,24 @@ pub fn redact(action: Action, r: &mut Redactor) -> Action {
         }
         Action::Health(Ok(mut health)) => {
             health.status = r.text(&health.status);
+            // A foreign server names itself.
+            if let crate::probes::http::ServerKind::Foreign(Some(name)) = &mut health.kind {
+                *name = r.text(name);
+            }
             r.json(&mut health.raw);
             Action::Health(Ok(health))
         }
         Action::Health(Err(why)) => Action::Health(Err(text(why))),
         // The process's own figures are numbers; its command line is in the socket owners.
         Action::Resources {
-            process,
+            mut process,
             mut sockets,
             holders,
             at,
         } => {
+            if let Some(p) = process.as_mut().filter(|p| !p.cpu_percent.is_finite()) {
+                p.cpu_percent = 0.0;
+            }
             for socket in &mut sockets {
                 for owner in &mut socket.owners {
                     redact_process(owner, r);
@@ -166,6 +174,8 @@ pub fn redact(action: Action, r: &mut Redactor) -> Action {
                 .collect(),
         ),
         Action::Disconnected(why) => Action::Disconnected(text(why)),
+        // JSON has no NaN: one would be written as null and end the replay there.
+        Action::Latency(ms) if !ms.is_finite() => Action::Latency(0.0),
         Action::Doctor(status, why) => Action::Doctor(status, text(why)),
         Action::Note(line) => Action::Note(text(line)),
         Action::Logged(line) => Action::Logged(text(line)),

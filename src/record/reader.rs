@@ -17,8 +17,8 @@ const MAX_FILE: u64 = (super::MAX_CAP_MIB + 32) * 1024 * 1024;
 const MAX_LINE: u64 = 1024 * 1024;
 /// The most lines read: a crafted file of tiny lines cannot keep replay busy for long.
 const MAX_LINES: usize = 20_000_000;
-/// The most bytes decompressed: a recording compresses about tenfold.
-const MAX_DECOMPRESSED: u64 = 8 * MAX_FILE;
+/// The most bytes decompressed: JSON lines compress ten to twenty fold; room for more.
+const MAX_DECOMPRESSED: u64 = 32 * MAX_FILE;
 /// Entries a recording never holds (keys, dialog answers) skipped before the file counts as
 /// damaged.
 const MAX_SKIPPED: usize = 1000;

@@ -364,3 +364,39 @@ fn no_line_outgrows_what_replay_reads() {
     );
     assert_eq!(notes[1], "after");
 }
+
+#[test]
+fn a_large_history_replays_to_the_same_rows_as_live() {
+    let events: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            json!({"event": "claude_event", "subtype": "post_tool", "correlation_id": format!("c-{i}"),
+                "session_id": "s", "data": {"tool_name": format!("Tool{i}"), "output": "o".repeat(2048)}})
+        })
+        .collect();
+    let action = Action::FeedEvent {
+        name: "event_history".into(),
+        data: json!({"events": events, "count": 1000}),
+        at: Stamp::fixed(1.0),
+    };
+    let header = Header::new(&target(), "mpm-top", Stamp::fixed(0.0).wall, 0.0);
+    let entry = Entry {
+        t: 1.0,
+        a: action.clone(),
+    };
+    let r = Recording::from_bytes(encode(&header, vec![entry], None).unwrap(), "h".into()).unwrap();
+    assert_eq!(r.damage, None);
+    let mut live = crate::app::State::new(target(), true);
+    let _ = crate::app::update(&mut live, action);
+    let mut replayed = crate::app::State::new(target(), true);
+    for e in r.entries() {
+        let _ = crate::app::update(&mut replayed, e.a);
+    }
+    let rows = |s: &crate::app::State| -> Vec<(String, String)> {
+        s.events
+            .iter()
+            .map(|e| (e.name.clone(), e.summary.clone()))
+            .collect()
+    };
+    assert_eq!(rows(&live).len(), 1001);
+    assert_eq!(rows(&replayed), rows(&live));
+}

@@ -37,6 +37,8 @@ struct Shared {
     lost: AtomicU64,
     /// Why the writer stopped on its own (the cap, a write error).
     stopped: Mutex<Option<String>>,
+    /// It stopped at its cap: a whole recording, not a failure.
+    capped: std::sync::atomic::AtomicBool,
 }
 
 /// A recording being written.
@@ -93,6 +95,7 @@ impl Recorder {
         write_line(&mut out, header)?;
         out.flush()?;
         let (queue, entries) = mpsc::sync_channel(QUEUE);
+        let started_mono = header.started_mono;
         let thread = {
             let shared = shared.clone();
             let shown = path.display().to_string();
@@ -101,13 +104,20 @@ impl Recorder {
                 .spawn(move || {
                     // The preamble is redacted here, not on the console's task: a large past
                     // must not freeze the screen.
+                    let start_t = preamble.last().map_or(started_mono, |e: &Entry| e.t);
                     let result = preamble
                         .into_iter()
                         .try_for_each(|entry| write_entry(&mut out, entry, &mut redactor));
                     match result {
-                        Ok(()) => {
-                            write_all(out, &entries, &mut redactor, &shared, cap_bytes, &shown);
-                        }
+                        Ok(()) => write_all(
+                            out,
+                            &entries,
+                            &mut redactor,
+                            &shared,
+                            cap_bytes,
+                            &shown,
+                            start_t,
+                        ),
                         Err(e) => {
                             if let Ok(mut stopped) = shared.stopped.lock() {
                                 *stopped =
@@ -175,7 +185,7 @@ impl Recorder {
             let _ = thread.join();
         }
         match self.stopped() {
-            Some(why) if !why.starts_with("reached") => Err(why),
+            Some(why) if !self.shared.capped.load(Ordering::Relaxed) => Err(why),
             _ => Ok(self.bytes()),
         }
     }
@@ -215,9 +225,10 @@ fn write_all(
     shared: &Shared,
     cap_bytes: u64,
     shown: &str,
+    start_t: f64,
 ) {
     let mut flushed = Instant::now();
-    let mut last_t = 0.0;
+    let mut last_t = start_t;
     let stop = |why: String| {
         if let Ok(mut stopped) = shared.stopped.lock() {
             *stopped = Some(why);
@@ -257,6 +268,7 @@ fn write_all(
                 },
                 redactor,
             );
+            shared.capped.store(true, Ordering::Relaxed);
             stop(why);
             break;
         }
@@ -284,7 +296,7 @@ fn write_entry(out: &mut impl Write, entry: Entry, redactor: &mut Redactor) -> i
         // Cut after redacting (which can lengthen), so the line stays within what replay reads.
         Action::FeedEvent { name, data, at } => Action::FeedEvent {
             name: crate::text::truncate(&name, 1024),
-            data: crate::bounded::json(data, MAX_PAYLOAD),
+            data: crate::bounded::json_keeping_shape(data, MAX_PAYLOAD),
             at,
         },
         other => other,
