@@ -1,7 +1,8 @@
 //! `cargo bench --bench console_load`: what the console costs, in a real pseudo-terminal.
 //!
 //! 1. Idle: `mpm-top` monitoring an idle `mpm-top serve`, side by side with htop and btop
-//!    (each measured alone for 30 s, when installed): CPU as % of one core, and RSS.
+//!    (each measured alone for 30 s, when installed): CPU as % of one core; RSS, PSS and USS
+//!    (unique memory: private pages, from `/proc/PID/smaps_rollup`); threads.
 //! 2. Load: the console while 20,000 events/s reach it (`mpm-top bench` fan-out, each send
 //!    re-broadcast twice): CPU, RSS over time (flat means no backlog), and how long a key press
 //!    takes to show on screen.
@@ -29,6 +30,33 @@ fn usage(pid: u32) -> (u64, u64) {
     system
         .process(pid)
         .map_or((0, 0), |p| (p.accumulated_cpu_time(), p.memory()))
+}
+
+/// (RSS, PSS, USS) in MiB and the thread count of `pid`, from /proc: what it holds, its fair
+/// share of what it shares, and what is its alone.
+fn memory(pid: u32) -> (f64, f64, f64, u64) {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let kib = |field: &str| -> f64 {
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (
+        kib("Rss:"),
+        kib("Pss:"),
+        kib("Private_Clean:") + kib("Private_Dirty:"),
+        threads,
+    )
 }
 
 /// CPU as % of one core over `secs`, and RSS at the end (MiB).
@@ -60,7 +88,9 @@ fn main() {
         server.port.to_string(),
     ];
 
-    println!("| program (idle, 30 s) | CPU, % of one core | RSS |\n|---|---|---|");
+    println!(
+        "| program (idle, 30 s) | CPU, % of one core | RSS | PSS | USS | threads |\n|---|---|---|---|---|---|"
+    );
     let mut programs = vec![("mpm-top".to_owned(), exe.clone(), console_args.clone())];
     for other in ["htop", "btop"] {
         if installed(other) {
@@ -72,8 +102,10 @@ fn main() {
     for (name, program, args) in &programs {
         let mut tty = Tty::spawn(program, args, home.path(), &path);
         std::thread::sleep(Duration::from_secs(5)); // start-up is not idle
-        let (cpu, rss) = measure(tty.child.process_id().unwrap(), 30);
-        println!("| {name} | {cpu:.2}% | {rss:.1} MiB |");
+        let pid = tty.child.process_id().unwrap();
+        let (cpu, _) = measure(pid, 30);
+        let (rss, pss, uss, threads) = memory(pid);
+        println!("| {name} | {cpu:.2}% | {rss:.1} MiB | {pss:.1} MiB | {uss:.1} MiB | {threads} |");
         let _ = tty.child.kill();
     }
 
