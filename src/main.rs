@@ -31,12 +31,11 @@ fn main() -> ExitCode {
             mpm_top::console::replay::run(&args.file)
         }),
         Some(Command::Completions(args)) => {
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "mpm-top",
-                &mut std::io::stdout(),
-            );
+            // Into memory first: clap_complete panics on a failed write, and a closed pipe
+            // (`mpm-top completions bash | head`) is not worth a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "mpm-top", &mut script);
+            let _ = std::io::stdout().write_all(&script);
             ExitCode::SUCCESS
         }
         Some(Command::Serve(args)) => {

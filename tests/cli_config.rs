@@ -206,6 +206,22 @@ fn help_lists_every_subcommand_and_completions_are_generated() {
     let out = mpm_top(home.path(), &[], &["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("reset-config"));
+    // Into a pipe already closed (`| head` that has read its lines): no panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_mpm-top"))
+        .env_clear()
+        .env("HOME", home.path())
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
