@@ -69,8 +69,10 @@ pub fn run(resolved: Resolved, options: &Options) -> u8 {
         );
         return 2;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the console waits on I/O and draws; blocking probes have their own pool.
+    // (Two workers measured 8 threads, 9.6 MiB USS and 24% of a core under 20,000 events/s;
+    // one: 6, 8.7 MiB and 18%.)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
