@@ -23,20 +23,10 @@ fn console_for(server: &ServeProcess, home: &std::path::Path) -> Tty {
 
 /// Posts a hook event; returns when the server has answered (and so has broadcast it).
 fn post(url: &str, subtype: &str, correlation: &str, tool: &str) -> Instant {
-    // One client, kept: building one loads the TLS roots, tens of milliseconds that would
-    // otherwise sit between the two ends of a tool call.
-    static HTTP: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
     let body = json!({"event": "claude_event", "data": {"type": "hook", "subtype": subtype,
         "session_id": "s-pty", "correlation_id": correlation,
         "data": {"tool_name": tool, "status": "success"}}});
-    let status = HTTP
-        .get_or_init(reqwest::blocking::Client::new)
-        .post(format!("{url}/api/events"))
-        .json(&body)
-        .send()
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 204);
+    common::post_event(url, &body);
     Instant::now()
 }
 

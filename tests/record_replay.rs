@@ -216,13 +216,7 @@ fn replay_seeks_changes_speed_and_refuses_actions_in_a_terminal() {
 fn post(url: &str, subtype: &str, correlation: &str, data: &serde_json::Value) {
     let body = json!({"event": "claude_event", "data": {"subtype": subtype,
         "session_id": "s-rec", "correlation_id": correlation, "data": data}});
-    let status = reqwest::blocking::Client::new()
-        .post(format!("{url}/api/events"))
-        .json(&body)
-        .send()
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 204);
+    common::post_event(url, &body);
 }
 
 /// Waits until `mpm-top replay FILE --json` prints `needle`; its output.

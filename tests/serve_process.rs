@@ -178,17 +178,9 @@ fn daemon_mode_returns_once_healthy_and_prints_the_pid() {
 fn the_log_answers_the_guides_grep_recipes() {
     let home = tempfile::tempdir().unwrap();
     let mut server = ServeProcess::start(home.path(), &[], &[]);
-    let http = reqwest::blocking::Client::new();
     for subtype in ["pre_tool", "post_tool"] {
         let body = serde_json::json!({"event": "claude_event", "data": {"subtype": subtype, "correlation_id": "c-9", "session_id": "s-9", "data": {"tool_name": "Read"}}});
-        assert_eq!(
-            http.post(format!("{}/api/events", server.url))
-                .json(&body)
-                .send()
-                .unwrap()
-                .status(),
-            204
-        );
+        common::post_event(&server.url, &body);
     }
     let out = mpm_top_command(home.path(), &[])
         .args([

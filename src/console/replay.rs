@@ -233,15 +233,8 @@ pub fn run(path: &Path) -> u8 {
         );
         return 2;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mpm-top replay: cannot start the async runtime: {e}");
-            return 1;
-        }
+    let Some(runtime) = super::runtime("mpm-top replay") else {
+        return 1;
     };
     let mut terminal = ratatui::init();
     super::restore_on_any_panic();

@@ -44,6 +44,16 @@ fn recording(n: usize) -> (Header, Vec<Entry>) {
     (header, entries)
 }
 
+/// The notes a recording holds, in order.
+fn notes(r: &Recording) -> Vec<String> {
+    r.entries()
+        .filter_map(|e| match e.a {
+            Action::Note(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
 fn bytes(n: usize) -> Vec<u8> {
     let (header, entries) = recording(n);
     encode(&header, entries, None).unwrap()
@@ -211,13 +221,7 @@ fn a_recording_stops_at_its_cap_saying_so_and_stays_readable() {
     assert!(r.entries > 100, "{}", r.entries);
     // The cap says so in the recording itself (a note on entries the queue could not take
     // may follow it).
-    let notes: Vec<String> = r
-        .entries()
-        .filter_map(|e| match e.a {
-            Action::Note(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+    let notes = notes(&r);
     assert!(
         notes.iter().any(|n| n.contains("reached its size cap")),
         "{notes:?}"
@@ -351,13 +355,7 @@ fn no_line_outgrows_what_replay_reads() {
     ];
     let r = Recording::from_bytes(encode(&header, entries, None).unwrap(), "long".into()).unwrap();
     assert_eq!((r.entries, r.damage.clone()), (3, None));
-    let notes: Vec<String> = r
-        .entries()
-        .filter_map(|e| match e.a {
-            Action::Note(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+    let notes = notes(&r);
     assert!(
         notes[0].starts_with("recording: a Resources entry of 2048 KiB was left out"),
         "{notes:?}"

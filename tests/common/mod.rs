@@ -137,6 +137,21 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
     None
 }
 
+/// POSTs `body` to the server's `/api/events`, as Claude MPM's hooks do, and requires 204 (the
+/// server has broadcast it by then). One client, kept: building one loads the TLS roots, tens
+/// of milliseconds that would sit between the two ends of a timed tool call.
+pub fn post_event(url: &str, body: &serde_json::Value) {
+    static HTTP: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    let status = HTTP
+        .get_or_init(reqwest::blocking::Client::new)
+        .post(format!("{url}/api/events"))
+        .json(body)
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 204);
+}
+
 /// The mpm-top binary with a clean environment: HOME, PATH and `env` only.
 pub fn mpm_top_command(home: &Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mpm-top"));
