@@ -331,7 +331,7 @@ fn begin(
         ),
     );
     if let Some(path) = &options.record {
-        tape.start(&state, path)
+        tape.start(&state, path, tape::Wait::ForFile)
             .map_err(|e| anyhow::anyhow!("--record: {e}"))?;
         tape.note(
             &mut state,
@@ -362,7 +362,7 @@ fn start_or_stop_recording(tape: &mut tape::Tape, state: &mut State, tx: &mpsc::
         })
         .find(|p| std::fs::symlink_metadata(p).is_err())
         .unwrap_or_else(|| PathBuf::from(format!("{stem}.{}", crate::record::EXTENSION)));
-    match tape.start(state, &path) {
+    match tape.start(state, &path, tape::Wait::No) {
         Ok(()) => tape.note(state, format!("recording to {}: w stops", path.display())),
         Err(e) => tape.note(state, format!("w: cannot record: {e}")),
     }

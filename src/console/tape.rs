@@ -182,13 +182,19 @@ impl Tape {
     }
 
     /// Starts recording to `path`, beginning with what the console holds: the panes as they
-    /// are, from the recent past that made them.
+    /// are, from the recent past that made them. `Wait::ForFile` returns once the file is
+    /// created (`--record`, before the loop runs); `Wait::No` leaves that to the recorder's
+    /// thread (`w`, from the loop), and a failure shows in [`Tape::view`].
     ///
     /// # Errors
     /// Why the file cannot be written.
-    pub fn start(&mut self, state: &State, path: &Path) -> Result<(), String> {
+    pub fn start(&mut self, state: &State, path: &Path, wait: Wait) -> Result<(), String> {
         let (header, preamble) = self.held(state);
-        let recorder = Recorder::start(
+        let start = match wait {
+            Wait::ForFile => Recorder::start,
+            Wait::No => Recorder::start_in_background,
+        };
+        let recorder = start(
             path,
             &header,
             preamble,
@@ -224,6 +230,15 @@ impl Tape {
             None,
         )
     }
+}
+
+/// Whether starting a recording waits for its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Until the file is created.
+    ForFile,
+    /// Not at all.
+    No,
 }
 
 /// The kinds of action that replace what a pane shows (rather than add to it).
@@ -311,5 +326,39 @@ mod tests {
             note.contains(&format!("{} more arrived", 2000 - kept)),
             "{note}"
         );
+    }
+
+    #[test]
+    fn a_recording_begun_from_the_loop_creates_its_file_off_the_loop_and_says_when_it_cannot() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("taken.jsonl.gz");
+        std::fs::write(&taken, "mine").unwrap();
+        let target = Target {
+            scheme: "http",
+            host: "127.0.0.1".into(),
+            port: 1,
+            chosen: Chosen::Default,
+        };
+        let state = State::new(target, true);
+        let mut tape = Tape::new(Clock::start(), 1, None);
+        assert_eq!(tape.start(&state, &taken, Wait::No), Ok(()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let why = loop {
+            if let (None, Some(why)) = tape.view() {
+                break why;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failure was never said"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert!(why.contains("already exists"), "{why}");
+        assert_eq!(std::fs::read_to_string(&taken).unwrap(), "mine");
+        let fresh = dir.path().join("fresh.jsonl.gz");
+        assert_eq!(tape.start(&state, &fresh, Wait::ForFile), Ok(()));
+        assert!(fresh.exists());
+        let written = tape.stop().unwrap().finish().unwrap();
+        assert!(written > 0);
     }
 }

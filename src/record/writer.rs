@@ -54,7 +54,7 @@ impl Recorder {
     /// Starts a new recording at `path` (which must not exist: a recording never replaces a
     /// file) with `header`, then `preamble` (what the console already knew), capped at
     /// `cap_bytes` compressed. Secrets are redacted as in the debug bundle, with `home` shown
-    /// as `~`.
+    /// as `~`. Returns once the file is created.
     ///
     /// # Errors
     /// When the file exists or cannot be created or written.
@@ -65,46 +65,66 @@ impl Recorder {
         cap_bytes: u64,
         home: Option<&Path>,
     ) -> io::Result<Recorder> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    io::Error::new(
-                        e.kind(),
-                        format!(
-                            "{} already exists: a recording never replaces a file; name another",
-                            path.display()
-                        ),
-                    )
-                } else {
-                    io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
-                }
-            })?;
+        let (recorder, opened) = Recorder::spawn(path, header, preamble, cap_bytes, home)?;
+        opened
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the recorder ended before it began")))?;
+        Ok(recorder)
+    }
+
+    /// The same, returning at once: the file is created on the recorder's thread, so the
+    /// console's task never waits on the disk. A failure shows as [`Recorder::stopped`].
+    ///
+    /// # Errors
+    /// When the recorder's thread cannot be started.
+    pub fn start_in_background(
+        path: &Path,
+        header: &Header,
+        preamble: Vec<Entry>,
+        cap_bytes: u64,
+        home: Option<&Path>,
+    ) -> io::Result<Recorder> {
+        Recorder::spawn(path, header, preamble, cap_bytes, home).map(|(recorder, _)| recorder)
+    }
+
+    /// The recorder and its thread, which creates the file (saying how that went on the
+    /// returned channel), writes the preamble, then the entries as they come.
+    fn spawn(
+        path: &Path,
+        header: &Header,
+        preamble: Vec<Entry>,
+        cap_bytes: u64,
+        home: Option<&Path>,
+    ) -> io::Result<(Recorder, Receiver<io::Result<()>>)> {
         let shared = Arc::new(Shared::default());
-        let mut out = GzEncoder::new(
-            Counting {
-                inner: BufWriter::new(file),
-                shared: shared.clone(),
-            },
-            Compression::default(),
-        );
-        let mut redactor = Redactor::new(home);
-        write_line(&mut out, header)?;
-        out.flush()?;
         let (queue, entries) = mpsc::sync_channel(QUEUE);
-        let started_mono = header.started_mono;
+        let (opened_tx, opened) = mpsc::channel();
         let thread = {
-            let shared = shared.clone();
-            let shown = path.display().to_string();
+            let (shared, path, header) = (shared.clone(), path.to_owned(), header.clone());
+            let mut redactor = Redactor::new(home);
             std::thread::Builder::new()
                 .name("mpm-top recorder".into())
                 .spawn(move || {
+                    let shown = path.display().to_string();
+                    let stop = |why: String| {
+                        if let Ok(mut stopped) = shared.stopped.lock() {
+                            *stopped = Some(why);
+                        }
+                    };
+                    let mut out = match create(&path, &header, &shared) {
+                        Ok(out) => {
+                            let _ = opened_tx.send(Ok(()));
+                            out
+                        }
+                        Err(e) => {
+                            stop(e.to_string());
+                            let _ = opened_tx.send(Err(e));
+                            return;
+                        }
+                    };
                     // The preamble is redacted here, not on the console's task: a large past
                     // must not freeze the screen.
-                    let start_t = preamble.last().map_or(started_mono, |e: &Entry| e.t);
+                    let start_t = preamble.last().map_or(header.started_mono, |e| e.t);
                     let result = preamble
                         .into_iter()
                         .try_for_each(|entry| write_entry(&mut out, entry, &mut redactor));
@@ -118,21 +138,17 @@ impl Recorder {
                             &shown,
                             start_t,
                         ),
-                        Err(e) => {
-                            if let Ok(mut stopped) = shared.stopped.lock() {
-                                *stopped =
-                                    Some(format!("recording stopped: cannot write {shown}: {e}"));
-                            }
-                        }
+                        Err(e) => stop(format!("recording stopped: cannot write {shown}: {e}")),
                     }
                 })?
         };
-        Ok(Recorder {
+        let recorder = Recorder {
             queue: Some(queue),
             shared,
             path: path.to_owned(),
             thread: Some(thread),
-        })
+        };
+        Ok((recorder, opened))
     }
 
     /// Records `action`, applied at `t`, if it belongs in a recording.
@@ -199,6 +215,38 @@ impl Drop for Recorder {
             let _ = thread.join();
         }
     }
+}
+
+/// Creates the file (never over another, never through a link) 0600, and writes the header.
+fn create(path: &Path, header: &Header, shared: &Arc<Shared>) -> io::Result<GzEncoder<Counting>> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} already exists: a recording never replaces a file; name another",
+                        path.display()
+                    ),
+                )
+            } else {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            }
+        })?;
+    let mut out = GzEncoder::new(
+        Counting {
+            inner: BufWriter::new(file),
+            shared: shared.clone(),
+        },
+        Compression::default(),
+    );
+    write_line(&mut out, header)?;
+    out.flush()?;
+    Ok(out)
 }
 
 /// A whole recording in memory (the debug bundle's): header and entries, redacted, gzip.
