@@ -69,6 +69,14 @@ pub async fn open(
     on_close: impl Fn(String) + Send + Sync + 'static,
 ) -> anyhow::Result<(Client, Duration)> {
     let started = Instant::now();
+    // rust_engineio's polling retries a failed handshake as fast as it can until our timeout
+    // (940 requests a second against a server that answers 404 with no body). One handshake of
+    // our own first: a server that will not open a polling session costs one request.
+    if transport != Transport::Websocket {
+        crate::probes::http::handshake(url, timeout)
+            .await
+            .with_context(|| format!("{url} refused a polling handshake"))?;
+    }
     let (open_tx, open_rx) = oneshot::channel();
     let open_tx = std::sync::Mutex::new(Some(open_tx));
     // The first error before the ack ends the attempt at once: rust_socketio's polling would

@@ -88,3 +88,42 @@ async fn the_feed_reconnects_when_the_server_comes_back() {
     let _ = feed.stop.send(true);
     drop(second);
 }
+
+/// A server that answers every request `404` with no body and closes (an HTTP/1.0 server that
+/// is not Socket.IO), counting the requests.
+fn bare_404_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n");
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_socket_io_gets_a_request_or_two_per_retry_not_a_storm() {
+    let (port, requests) = bare_404_server();
+    let mut feed = start(&format!("http://127.0.0.1:{port}"));
+    let mut attempts = 0;
+    let watched = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(event)) = tokio::time::timeout_at(watched, feed.events.recv()).await {
+        attempts += usize::from(matches!(event, FeedEvent::Disconnected { .. }));
+    }
+    let _ = feed.stop.send(true);
+    let requests = requests.load(std::sync::atomic::Ordering::Relaxed);
+    // Each attempt is a websocket upgrade or one polling handshake: at most two requests.
+    assert!(attempts >= 3, "{attempts} attempts");
+    assert!(
+        requests <= 2 * (attempts + 1),
+        "{requests} requests for {attempts} attempts"
+    );
+}
