@@ -37,7 +37,10 @@ pub async fn run(url: &str, transport: Transport, timeout: Duration, out: &mut i
     let mut session = match connect(url, transport, timeout).await {
         Ok(s) => s,
         Err(e) => {
-            say(false, format!("Connection failed: {e:#}"));
+            say(
+                false,
+                format!("Connection failed: {}", crate::sio_client::describe(&e)),
+            );
             return say(false, "Connection test failed".into());
         }
     };
@@ -61,7 +64,7 @@ pub async fn run(url: &str, transport: Transport, timeout: Duration, out: &mut i
         .emit("test_event", json!({"message": "Hello Server"}))
         .await
     {
-        say(false, format!("{e:#}"));
+        say(false, crate::sio_client::describe(&e));
         return say(false, "Connection test failed".into());
     }
     let answered = if let Some(r) = session.wait_for("test_response", timeout).await {
@@ -116,7 +119,7 @@ async fn finish(
 ) -> bool {
     let closed = match session.disconnect().await {
         Ok(()) => say(true, "Disconnected cleanly".into()),
-        Err(e) => say(false, format!("{e:#}")),
+        Err(e) => say(false, crate::sio_client::describe(&e)),
     };
     let passed = answered && closed;
     say(

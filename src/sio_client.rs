@@ -54,6 +54,21 @@ pub fn first_argument(payload: Payload) -> Value {
     }
 }
 
+/// An error and its causes on one line, each said once: `rust_socketio`'s errors repeat their
+/// source's text, so `{e:#}` read "…protocol error: HTTP version must be 1.1 or higher:
+/// WebSocket protocol error: HTTP version must be 1.1 or higher: HTTP version must be…".
+#[must_use]
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
 /// Connects to `url`, hands every event to `on_event` and the end of the connection (closed,
 /// or an error) to `on_close`, and returns once the server has acked, with the time that took.
 /// The one place a `rust_socketio` client is built: `test`, `bench` and the console's feed all
@@ -213,5 +228,19 @@ impl Session {
             .disconnect()
             .await
             .context("cannot disconnect cleanly")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_repeated_by_its_error_is_said_once() {
+        let e = anyhow::anyhow!("HTTP version must be 1.1 or higher")
+            .context("WebSocket protocol error: HTTP version must be 1.1 or higher")
+            .context("cannot connect to http://127.0.0.1:9");
+        assert_eq!(
+            super::describe(&e),
+            "cannot connect to http://127.0.0.1:9: WebSocket protocol error: HTTP version must be 1.1 or higher"
+        );
     }
 }

@@ -148,7 +148,7 @@ pub async fn run(
             }
             Err(e) => {
                 // A server that answers but refuses websocket: try polling (with upgrade) next.
-                let refused = format!("{e:#}");
+                let refused = sio_client::describe(&e);
                 if transport == Transport::Websocket && !refused.contains("Connection refused") {
                     transport = Transport::Upgrade;
                 } else {
