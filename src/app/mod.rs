@@ -210,6 +210,7 @@ fn resources(
         None => state.trend = crate::probes::process::MemoryTrend::default(),
     }
     state.resources = process;
+    state.resources_at = at.mono;
     state.sockets = sockets;
 }
 

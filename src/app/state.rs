@@ -275,6 +275,8 @@ pub struct State {
     pub rate_window: usize,
     /// The server process (found from the port's listening socket).
     pub resources: Option<ProcessStats>,
+    /// When it was sampled (seconds on the console's clock).
+    pub resources_at: f64,
     /// Its memory over time.
     pub trend: MemoryTrend,
     /// Sockets on the port.
@@ -350,6 +352,7 @@ impl State {
             totals: Counts::new(MAX_TYPES),
             rate_window: 0,
             resources: None,
+            resources_at: 0.0,
             trend: MemoryTrend::default(),
             sockets: Vec::new(),
             holders: Ok(Vec::new()),

@@ -62,7 +62,9 @@ fn process_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
             p.pid,
             known(p.open_files),
             known(p.fd_limit),
-            age(f64::from(u32::try_from(p.uptime_secs).unwrap_or(u32::MAX)))
+            // Sampled every few seconds: its uptime now is that plus the time since.
+            age(f64::from(u32::try_from(p.uptime_secs).unwrap_or(u32::MAX))
+                + (state.now.mono - state.resources_at).max(0.0))
         )),
     ]
 }
