@@ -110,11 +110,47 @@ impl fmt::Display for Target {
 /// IPv6 literals go in brackets in URLs; anything already bracketed is left alone.
 #[must_use]
 pub fn bracket(host: &str) -> String {
-    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+    if !host.starts_with('[') && host.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{host}]")
     } else {
         host.to_owned()
     }
+}
+
+/// A host as written, without the brackets of an IPv6 literal (`[::1]` → `::1`), so it can be
+/// parsed or bound in every spelling.
+#[must_use]
+pub fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// Whether a server bound to `host` is reachable only from this machine: `localhost`, any
+/// 127.x address, or `::1`, in any spelling.
+#[must_use]
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = unbracket(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What binding `host` exposes, for the warning serve prints and the config finding; `None` for
+/// loopback.
+#[must_use]
+pub fn exposure(host: &str) -> Option<String> {
+    if is_loopback_host(host) {
+        return None;
+    }
+    let reach = match unbracket(host).parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_unspecified() => "every network this machine is on",
+        _ => "the network that address is on",
+    };
+    Some(format!(
+        "host {host} is not a loopback address: anyone on {reach} can read every tool call (commands, file paths, prompts) and post events of their own; use 127.0.0.1 unless other machines must connect"
+    ))
 }
 
 /// A target as a recording holds it: its scheme a string, read back as one of the two this

@@ -160,15 +160,15 @@ async fn hook_posts_reach_clients_as_paired_tool_events_and_late_clients_get_his
     )
     .await
     .unwrap();
-    // Like the real server: `hook:event` first, then the category event.
-    assert_eq!(
-        next(&mut c, "hook:event").await["subtype"],
-        "subagent_start"
-    );
-    assert_eq!(
-        next(&mut c, "hook_event").await["subtype"],
-        "subagent_start"
-    );
+    // Like the real server (`_process_claude_event`): passed through as `hook:event`, then as
+    // `claude_event`, with the sender's fields and the original kept.
+    let passed = next(&mut c, "hook:event").await;
+    assert_eq!(passed["subtype"], "subagent_start");
+    assert_eq!(passed["type"], "hook");
+    assert_eq!(passed["source"], "claude_hooks");
+    assert!(passed["timestamp"].is_f64(), "{passed}");
+    assert_eq!(passed["original_event"]["type"], "hook");
+    assert_eq!(next(&mut c, "claude_event").await, passed);
     late.emit("hook:history:get", json!({"limit": 2}))
         .await
         .unwrap();
@@ -183,9 +183,10 @@ async fn hook_posts_reach_clients_as_paired_tool_events_and_late_clients_get_his
         .await
         .unwrap();
     assert_eq!(health["events"]["tool_event"], 2);
-    assert_eq!(health["events"]["hook_event"], 1);
+    assert_eq!(health["events"]["claude_event"], 1);
     assert_eq!(health["clients"], 2);
     assert_eq!(health["emit_failures"], 0);
+    assert_eq!(health["evicted_clients"], 0);
     server.stop().await.unwrap();
 }
 

@@ -301,6 +301,31 @@ fn cross_checks(settings: &Settings, rows: &[Row]) -> Vec<Finding> {
             }
         }
     }
+    if let Some(exposed) = crate::target::exposure(&settings.host) {
+        out.push(warning(Some(Key::Host), source_of(Key::Host), exposed));
+    }
+    if settings.cors_origins.iter().any(|o| o == "*") {
+        let message = "cors_origins allows '*': any web page open in a browser on this machine can read every tool call and post events; list the origins instead (loopback pages on any port are allowed without it)".to_owned();
+        out.push(warning(
+            Some(Key::CorsOrigins),
+            source_of(Key::CorsOrigins),
+            message,
+        ));
+    }
+    if settings.max_buffer_size > crate::serve::SANE_BUFFER_SIZE {
+        let message = format!(
+            "max_buffer_size {} is more than mpm-top serve can use: its history also stops at {} MiB and each client's queue at {} packets; {} or less is plenty",
+            settings.max_buffer_size,
+            crate::serve::history::HISTORY_BYTES / (1024 * 1024),
+            crate::serve::CLIENT_QUEUE_MAX,
+            crate::serve::SANE_BUFFER_SIZE
+        );
+        out.push(warning(
+            Some(Key::MaxBufferSize),
+            source_of(Key::MaxBufferSize),
+            message,
+        ));
+    }
     let port_differs = settings.port != 0 && settings.hook_port != settings.port;
     let host_differs = !same_host(&settings.hook_host, &settings.host);
     if port_differs || host_differs {

@@ -498,10 +498,15 @@ fn hooks_posting_elsewhere_is_a_finding() {
         Some("socketio:\n  port: 8766\n  host: 0.0.0.0\n"),
         &[],
     ));
-    assert_eq!(
-        r.findings,
-        [],
-        "loopback hooks reach a server on all interfaces"
+    // Loopback hooks reach a server on all interfaces; what remains is its exposure.
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    assert_eq!(r.findings[0].key, Some(Key::Host));
+    assert!(
+        r.findings[0]
+            .message
+            .starts_with("host 0.0.0.0 is not a loopback address: anyone on every network"),
+        "{}",
+        r.findings[0].message
     );
     let r = resolve(&inputs(
         &[("CLAUDE_MPM_SERVER_HOST", "10.0.0.9")],

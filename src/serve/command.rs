@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
@@ -15,6 +15,9 @@ use super::logfile::LogFile;
 use super::pidfile::PidFile;
 use crate::config::{Key, LogLevel, Resolved, Settings, Source, tilde};
 use crate::probes::sockets::holders;
+
+/// Set in the detached server's environment by `--daemon`: it then logs to its file only.
+const DAEMON_CHILD: &str = "MPM_TOP_SERVE_DAEMON_CHILD";
 
 /// How long `--daemon` waits for the detached server to answer `/health`.
 const DAEMON_READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -41,7 +44,16 @@ pub fn run(resolved: &Resolved, daemon: bool) -> ExitCode {
 fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
     let settings = &resolved.settings;
     let home = resolved.home.as_deref();
-    init_logging(settings, home, true);
+    // A daemon's stderr is /dev/null: it logs to its file only, which it reopens after rotation.
+    let daemon_child = std::env::var_os(DAEMON_CHILD).is_some();
+    init_logging(settings, home, !daemon_child);
+    if daemon_child {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            error!("serve panicked: {info}");
+            previous(info);
+        }));
+    }
     // One thread: measured on 2 cores, the multi-threaded runtime's cross-thread wake-ups put
     // p99 at 1,000 events/s anywhere from 0.3 to 1.3 ms; on one thread it stays near 0.3 ms,
     // still ~10x python-socketio's throughput, and the other core is left to the clients.
@@ -64,7 +76,12 @@ fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
         let pid_file = PidFile::claim(&settings.pid_file, home)?;
         let server = super::spawn(listener, settings, tls.clone())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let url = format!("{scheme}://{}:{}", settings.host, server.addr.port());
+        let host = crate::target::bracket(crate::target::unbracket(&settings.host));
+        let url = format!("{scheme}://{host}:{}", server.addr.port());
+        // On stderr and in the log; `--daemon`'s parent prints it again where the user looks.
+        if let Some(exposed) = crate::target::exposure(&settings.host) {
+            warn!("{exposed}");
+        }
         // One line on stdout, read by `--daemon`; later writes may meet a closed pipe, so
         // nothing else goes to stdout and errors are ignored.
         let _ = writeln!(
@@ -115,7 +132,7 @@ async fn bind(settings: &Settings, port_from_flag: bool) -> anyhow::Result<TcpLi
         Some(range) if !port_from_flag => range.ports().collect(),
         _ => vec![settings.port],
     };
-    let host = settings.host.as_str();
+    let host = crate::target::unbracket(&settings.host);
     let mut busy = Vec::new();
     for port in candidates {
         match TcpListener::bind((host, port)).await {
@@ -211,23 +228,22 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
         .skip(1)
         .filter(|a| a != "--daemon")
         .collect();
-    let log = LogFile::open(&settings.log_file).with_context(|| {
+    // Opened here only to fail early, with the path, when it cannot be written.
+    LogFile::open(&settings.log_file).with_context(|| {
         format!(
             "cannot open the log file '{}'",
             tilde(&settings.log_file, resolved.home.as_deref())
         )
     })?;
-    let stderr = log
-        .try_clone_file()
-        .context("cannot share the log file with the server")?;
     let mut child = std::process::Command::new(exe);
     // A process group of its own: a Ctrl-C in this terminal is not meant for it.
     std::os::unix::process::CommandExt::process_group(&mut child, 0);
     let mut child = child
         .args(args)
         .stdin(Stdio::null())
+        .env(DAEMON_CHILD, "1")
         .stdout(Stdio::piped())
-        .stderr(stderr)
+        .stderr(Stdio::null())
         .spawn()
         .context("cannot start the server")?;
     let pid = child.id();
@@ -239,26 +255,41 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(DAEMON_READY_TIMEOUT).unwrap_or_default();
-    let Some(url) = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .map(str::to_owned)
-    else {
-        let status = child
-            .try_wait()
-            .ok()
-            .flatten()
-            .map_or("is not answering".to_owned(), |s| format!("exited ({s})"));
-        bail!(
-            "the server {status}; see the log '{}'",
-            tilde(&settings.log_file, resolved.home.as_deref())
-        );
+    let ready = started_url(&line).and_then(|url| wait_for_health(&url).map(|()| url));
+    let url = match ready {
+        Ok(url) => url,
+        Err(e) => {
+            // A server that did not come up as promised is not left running behind the error.
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let status = child
+                .try_wait()
+                .ok()
+                .flatten()
+                .map_or(String::new(), |s| format!(" ({s})"));
+            bail!(
+                "{e:#}{status}; see the log '{}'",
+                tilde(&settings.log_file, resolved.home.as_deref())
+            );
+        }
     };
-    wait_for_health(&url)?;
+    if let Some(exposed) = crate::target::exposure(&settings.host) {
+        eprintln!("mpm-top serve: warning: {exposed}");
+    }
     println!(
         "mpm-top serve: running in the background as PID {pid} on {url}; stop it with `kill {pid}`"
     );
     Ok(())
+}
+
+/// The URL in the server's first stdout line.
+fn started_url(line: &str) -> anyhow::Result<String> {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .map(str::to_owned)
+        .context("the server did not start")
 }
 
 fn wait_for_health(url: &str) -> anyhow::Result<()> {

@@ -102,6 +102,29 @@ pub fn normalize(body: &Value, now: &str) -> Result<HookEvent, HookError> {
     Ok(HookEvent { name, payload })
 }
 
+/// A `claude_event` a client emitted, as Claude MPM's server re-broadcasts it
+/// (`_process_claude_event`): the sender's fields kept, defaults only for missing ones, and the
+/// original under `original_event`. `now` is the server's time in seconds.
+#[must_use]
+pub fn pass_through(data: &Value, now: f64) -> Value {
+    let get = |key: &str| data.get(key).cloned();
+    let or = |key: &str, default: Value| get(key).unwrap_or(default);
+    json!({
+        "type": or("type", json!("hook")),
+        "subtype": or("subtype", json!("unknown")),
+        "timestamp": or("timestamp", json!(now)),
+        "session_id": or("session_id", Value::Null),
+        "source": or("source", json!("claude_hooks")),
+        "data": or("data", json!({})),
+        "metadata": or("metadata", json!({})),
+        "processed_at": now,
+        "correlation_id": or("correlation_id", Value::Null),
+        "cwd": or("cwd", Value::Null),
+        "event": or("event", Value::Null),
+        "original_event": data.clone(),
+    })
+}
+
 fn is_wrapper(outer: &Map<String, Value>, data: &Map<String, Value>) -> bool {
     outer.contains_key("namespace")
         || outer.get("event").and_then(Value::as_str) == Some("claude_event")
@@ -183,6 +206,34 @@ mod tests {
         ] {
             assert_eq!(category(subtype), name, "{subtype}");
         }
+    }
+
+    #[test]
+    fn a_socket_claude_event_passes_through_as_claude_mpm_does() {
+        let sent = json!({"type": "custom", "subtype": "pre_tool", "timestamp": "t-1",
+            "source": "me", "data": {"tool_name": "Bash"}, "extra": 1});
+        let out = pass_through(&sent, 5.5);
+        assert_eq!(out["type"], "custom");
+        assert_eq!(out["source"], "me");
+        assert_eq!(out["timestamp"], "t-1");
+        assert_eq!(out["data"], json!({"tool_name": "Bash"}));
+        assert_eq!(out["original_event"], sent);
+        assert_eq!(out["processed_at"], 5.5);
+        let bare = pass_through(&json!({}), 7.0);
+        assert_eq!(
+            (
+                &bare["type"],
+                &bare["source"],
+                &bare["timestamp"],
+                &bare["subtype"]
+            ),
+            (
+                &json!("hook"),
+                &json!("claude_hooks"),
+                &json!(7.0),
+                &json!("unknown")
+            )
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@ struct App {
     io: SocketIo,
 }
 
-/// Origins a browser page may call from, and the server's own.
+/// Origins a browser page may call from: `cors_origins`, any loopback page, and the server
+/// itself under whatever name the page used.
 #[derive(Clone, Debug)]
 pub struct Origins {
     any: bool,
@@ -37,14 +38,13 @@ pub struct Origins {
 }
 
 impl Origins {
-    /// From `cors_origins`; `*` allows every origin. The server's own origin is always allowed.
+    /// From `cors_origins`; `*` allows every origin (and is a config finding).
     #[must_use]
-    pub fn new(cors_origins: &[String], own: &[String]) -> Origins {
+    pub fn new(cors_origins: &[String]) -> Origins {
         let any = cors_origins.iter().any(|o| o == "*");
         let allowed = cors_origins
             .iter()
-            .chain(own)
-            .map(|o| o.trim_end_matches('/').to_owned())
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect();
         Origins {
             any,
@@ -52,14 +52,25 @@ impl Origins {
         }
     }
 
-    /// Whether a page from `origin` may talk to the server.
+    /// Whether a page from `origin` may talk to the server, asked for `host` (the request's
+    /// `Host` header). Allowed: a listed origin; a loopback page on any port (`localhost`,
+    /// `127.x`, `[::1]`: only this machine can serve one); and the server's own pages, under
+    /// whichever of its names the browser used (the origin's authority is the `Host` asked).
     #[must_use]
-    pub fn allows(&self, origin: &str) -> bool {
-        self.any
-            || self
-                .allowed
-                .iter()
-                .any(|o| o == origin.trim_end_matches('/'))
+    pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self.any || self.allowed.contains(&origin) {
+            return true;
+        }
+        let Ok(url) = reqwest::Url::parse(&origin) else {
+            return false;
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return false;
+        }
+        let loopback = url.host_str().is_some_and(crate::target::is_loopback_host);
+        let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+        loopback || host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
     }
 }
 
@@ -70,8 +81,12 @@ pub fn router(state: Shared, io: SocketIo, socketio: SocketIoLayer, origins: Ori
         let allow = if origins.any {
             AllowOrigin::from(Any)
         } else {
-            AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-                origin.to_str().is_ok_and(|o| check.allows(o))
+            AllowOrigin::predicate(move |origin: &HeaderValue, parts| {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok());
+                origin.to_str().is_ok_and(|o| check.allows(o, host))
             })
         };
         CorsLayer::new()
@@ -106,9 +121,16 @@ async fn refuse_foreign_origin(
         .headers()
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or("?").to_owned());
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
     match origin {
-        Some(origin) if !origins.allows(&origin) => {
-            warn!("refused request from origin '{origin}' (not in cors_origins)");
+        Some(origin) if !origins.allows(&origin, host) => {
+            warn!(
+                "refused request from origin {} (not in cors_origins)",
+                super::socket::logged(&origin)
+            );
             let reason = format!(
                 "origin '{origin}' is not allowed: add it to cors_origins (SOCKETIO_CORS)\n"
             );
@@ -145,6 +167,11 @@ async fn post_event(
     State(app): State<App>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // Counted from here to the broadcast: a stop waits for it, so a 204 means delivered.
+    let Some(_post) = app.state.begin_post() else {
+        let reason = "the server is shutting down; the event was not taken\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+    };
     let body = match body {
         Ok(b) => b,
         Err(e) => {

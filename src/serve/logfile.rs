@@ -38,14 +38,6 @@ impl LogFile {
         })
     }
 
-    /// A second handle on the open file (for a child process's stderr).
-    ///
-    /// # Errors
-    /// When the OS refuses to duplicate the handle.
-    pub fn try_clone_file(&self) -> io::Result<File> {
-        self.file.try_clone()
-    }
-
     /// Reopens when the path no longer names the file being written (renamed, deleted, replaced).
     /// Copy-truncate needs nothing: appends land at the new end.
     fn follow_rotation(&mut self) {

@@ -5,8 +5,11 @@
 //! signals, daemon mode).
 
 pub mod command;
+pub mod fanout;
+pub mod history;
 pub mod hook;
 pub mod http;
+pub mod listen;
 mod logfile;
 mod pidfile;
 pub mod poll_split;
@@ -24,7 +27,7 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Settings;
 pub use tls::load_acceptor;
@@ -33,8 +36,30 @@ pub use tls::load_acceptor;
 /// 10 s between SIGTERM and SIGKILL, and this leaves room for the rest of the shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long clients get to read what is queued for them before a stop closes them: a polling
+/// client fetches at once what a broadcast queued, a websocket's writer sends it.
+pub const FLUSH_GRACE: Duration = Duration::from_millis(250);
+
 /// Engine.IO maximum payload, as Claude MPM's server sets it (its client emits can be large).
 const MAX_PAYLOAD: u64 = 1_000_000;
+
+/// Packets one client's queue holds at most, whatever `max_buffer_size` says: the payloads are
+/// shared among clients (encoded once per broadcast), but a stalled client holds on to every one
+/// in its queue until its next ping cuts it off.
+pub const CLIENT_QUEUE_MAX: usize = 4096;
+
+/// `max_buffer_size` above this only costs memory: the history is also bounded by
+/// [`history::HISTORY_BYTES`], and each client's queue by [`CLIENT_QUEUE_MAX`].
+pub const SANE_BUFFER_SIZE: u32 = 10_000;
+
+/// Each client's queue: as many packets as the history (so a burst, or a late client's replay,
+/// is not cut short at socketioxide's default of 128), within [128, [`CLIENT_QUEUE_MAX`]].
+#[must_use]
+pub fn client_queue_packets(max_buffer_size: u32) -> usize {
+    usize::try_from(max_buffer_size)
+        .unwrap_or(usize::MAX)
+        .clamp(128, CLIENT_QUEUE_MAX)
+}
 
 /// A server running on the tokio runtime.
 pub struct Running {
@@ -49,21 +74,43 @@ pub struct Running {
 }
 
 impl Running {
-    /// Disconnects every client, stops accepting, and waits up to [`DRAIN_TIMEOUT`] for open
-    /// requests to finish.
+    /// Stops in the order that keeps every promise made: hook posts are refused from now on,
+    /// those in flight finish (each was or will be answered 204, so it is delivered), clients
+    /// get [`FLUSH_GRACE`] to read what is queued, then they are closed and the listener stops.
+    /// Whatever is still open at [`DRAIN_TIMEOUT`] (a half-sent request) is dropped.
     ///
     /// # Errors
-    /// When the server had failed, or did not drain in time.
+    /// When the server had failed.
     pub async fn stop(self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        let mut in_flight = self.state.stop_posts();
+        while in_flight > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            in_flight = self.state.posts_in_flight();
+        }
+        if in_flight > 0 {
+            warn!("{in_flight} hook post(s) still unfinished at the drain deadline");
+        }
+        if socket::client_count(&self.io) > 0 {
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + FLUSH_GRACE)).await;
+        }
         // Long-polling requests would otherwise hold the drain open for a whole ping interval.
-        self.io.close().await;
+        if tokio::time::timeout_at(deadline, self.io.close())
+            .await
+            .is_err()
+        {
+            warn!("clients did not close by the drain deadline");
+        }
         let _ = self.shutdown.send(true);
-        match tokio::time::timeout(DRAIN_TIMEOUT, self.task).await {
+        match tokio::time::timeout_at(deadline, self.task).await {
             Ok(Ok(result)) => result.context("the server failed"),
             Ok(Err(join)) => Err(anyhow::anyhow!("the server task failed: {join}")),
-            Err(_) => Err(anyhow::anyhow!(
-                "connections did not drain within {DRAIN_TIMEOUT:?}"
-            )),
+            Err(_) => {
+                warn!(
+                    "connections still open after {DRAIN_TIMEOUT:?} (a request never finished sending) were dropped"
+                );
+                Ok(())
+            }
         }
     }
 }
@@ -80,27 +127,21 @@ pub fn spawn(
     let addr = listener
         .local_addr()
         .context("the listener has no local address")?;
-    let queue = usize::try_from(settings.max_buffer_size).unwrap_or(usize::MAX);
-    let state = Arc::new(state::State::new(addr.port(), queue));
+    let history = usize::try_from(settings.max_buffer_size).unwrap_or(usize::MAX);
+    let state = Arc::new(state::State::new(addr.port(), history));
     let (layer, io) = SocketIo::builder()
-        // Each client's queue holds as many packets as the history, so a client that connects
-        // into a full history, or reads slowly through a burst, is not cut short at 128.
-        .max_buffer_size(queue.max(128))
+        .max_buffer_size(client_queue_packets(settings.max_buffer_size))
         .ping_timeout(Duration::from_secs(settings.timeout_secs.into()))
         .max_payload(MAX_PAYLOAD)
         .with_state(Arc::clone(&state))
         .build_layer();
     socket::register(&io);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let own = [
-        format!("{scheme}://{addr}"),
-        format!("{scheme}://{}:{}", settings.host, addr.port()),
-    ];
-    let origins = http::Origins::new(&settings.cors_origins, &own);
+    let origins = http::Origins::new(&settings.cors_origins);
     let app = http::router(Arc::clone(&state), io.clone(), layer, origins).layer(
         axum::middleware::from_fn_with_state(poll_split::Overflow::default(), poll_split::split),
     );
-    let (shutdown, mut stopped) = watch::channel(false);
+    let (shutdown, stopping) = watch::channel(false);
     let heartbeat = Duration::from_secs(settings.heartbeat_interval_secs.into());
     tokio::spawn(heartbeats(
         io.clone(),
@@ -108,22 +149,12 @@ pub fn spawn(
         heartbeat,
         shutdown.subscribe(),
     ));
-    let until_stopped = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
+    let cap = listen::max_connections();
     let task = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(until_stopped)
-                .await
-        }),
+        None => tokio::spawn(listen::serve(listener, app, cap, stopping)),
         Some(acceptor) => {
             let listener = tls::TlsListener::new(listener, acceptor);
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(until_stopped)
-                    .await
-            })
+            tokio::spawn(listen::serve(listener, app, cap, stopping))
         }
     };
     info!("listening on {scheme}://{addr}");

@@ -2,15 +2,16 @@
 
 use crate::text::sanitize;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 use socketioxide::{SendError, SocketError, SocketIo, TransportType};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use super::hook::{HookEvent, normalize};
+use super::history::{REPLY_BYTES, json_size};
+use super::hook::{HookEvent, pass_through};
 use super::state::State as ServerState;
 
 /// The name `/health` and `dashboard:welcome` give this server, so discovery can tell it apart
@@ -48,17 +49,13 @@ async fn on_connect(
         "server_info": {"service": SERVICE, "version": env!("CARGO_PKG_VERSION")},
     });
     emit_to(&socket, &state, "dashboard:welcome", &welcome).await;
-    // Unlike the real server, late clients get what they missed.
+    // Unlike the real server, late clients get what they missed: the newest events that fit
+    // one reply, so a connect storm into a full history copies a bounded amount per client.
     if state.history_len() > 0 {
-        emit_to(&socket, &state, "event_history", &state.history(usize::MAX)).await;
+        let history = state.history(usize::MAX, REPLY_BYTES);
+        emit_to(&socket, &state, "event_history", &history).await;
     }
-    broadcast(
-        &io,
-        &state,
-        "dashboard:client:count",
-        &json!({"count": clients}),
-    )
-    .await;
+    count_changed(&io, &state);
 
     socket.on("dashboard:status", on_status);
     socket.on("dashboard:ping", on_ping);
@@ -83,6 +80,10 @@ async fn on_disconnect(
     State(state): State<Shared>,
 ) {
     state.forget_client(&socket.id.to_string());
+    state.fanout.forget(
+        socket.id,
+        matches!(reason, DisconnectReason::HeartbeatTimeout),
+    );
     let clients = io.of("/").map_or(0, |ns| {
         ns.sockets().iter().filter(|s| s.id != socket.id).count()
     });
@@ -90,13 +91,48 @@ async fn on_disconnect(
         "disconnect sid={} reason=\"{reason}\" clients={clients}",
         socket.id
     );
-    broadcast(
-        &io,
-        &state,
-        "dashboard:client:count",
-        &json!({"count": clients}),
-    )
-    .await;
+    count_changed(&io, &state);
+}
+
+/// `dashboard:client:count` is sent at most once per this long: every connect and disconnect
+/// changes it, and a storm of 1,000 connects sent to everyone would cost ~500,000 emits.
+pub const COUNT_EVERY: Duration = Duration::from_millis(100);
+
+/// Schedules a `dashboard:client:count` broadcast, unless one is already due. The send reads the
+/// count when it happens, so the last one sent is always the true value.
+fn count_changed(io: &SocketIo, state: &Shared) {
+    use std::sync::atomic::Ordering;
+    if state.count_due.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (io, state) = (io.clone(), Arc::clone(state));
+    tokio::spawn(async move {
+        let last = *state
+            .count_sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(last) = last {
+            tokio::time::sleep_until((last + COUNT_EVERY).into()).await;
+        }
+        // Let the handler that asked finish first: a leaving socket is still listed until then.
+        tokio::task::yield_now().await;
+        // Cleared before the count is read: a change after this read schedules another send.
+        state.count_due.store(false, Ordering::Release);
+        let count = io.of("/").map_or(0, |ns| {
+            ns.sockets().iter().filter(|s| s.connected()).count()
+        });
+        *state
+            .count_sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        broadcast(
+            &io,
+            &state,
+            "dashboard:client:count",
+            &json!({"count": count}),
+        )
+        .await;
+    });
 }
 
 /// The event's data, or null when it had none (`42["dashboard:status"]`).
@@ -118,16 +154,17 @@ async fn reply(
     payload: &Value,
 ) {
     emit_to(socket, state, name, payload).await;
-    if ack.send(payload).is_err() {
-        state.record_emit_failures(1);
-    }
+    state.fanout.note_reply(socket, name, ack.send(payload));
 }
 
 async fn on_status(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
     received(&state, "dashboard:status", &socket);
     let status = json!({
         "service": SERVICE, "status": "running", "clients_connected": client_count(&io),
-        "uptime": state.uptime_secs(), "features": ["event_history", "heartbeat", "test_event", "benchmark_event"],
+        "uptime": state.uptime_secs(),
+        // A dict of flags, as Claude MPM's server sends (its dashboard reads it as one).
+        "features": {"event_history": true, "heartbeat": true, "test_event": true,
+            "benchmark_event": true, "dashboard": state.dashboard},
     });
     emit_to(&socket, &state, "dashboard:status:response", &status).await;
 }
@@ -143,7 +180,8 @@ async fn on_ping(
         .get("timestamp")
         .cloned()
         .unwrap_or(Value::Null);
-    let pong = json!({"timestamp": timestamp, "server_time": now_rfc3339()});
+    // A number, as Claude MPM's server sends (seconds; here since the Unix epoch).
+    let pong = json!({"timestamp": timestamp, "server_time": now_epoch_secs()});
     reply(&socket, &state, ack, "dashboard:pong", &pong).await;
 }
 
@@ -163,8 +201,11 @@ async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): Stat
 
 async fn on_list(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
     received(&state, "client:list", &socket);
-    let clients: Vec<Value> = io
-        .sockets()
+    let sockets = io
+        .of("/")
+        .map(socketioxide::operators::BroadcastOperators::sockets)
+        .unwrap_or_default();
+    let clients: Vec<Value> = sockets
         .iter()
         .map(|s| {
             let sid = s.id.to_string();
@@ -190,13 +231,12 @@ async fn on_claude_event(
     State(state): State<Shared>,
 ) {
     received(&state, "claude_event", &socket);
-    match normalize(&data_of(data), &now_rfc3339()) {
-        Ok(event) => {
-            broadcast(&io, &state, "hook:event", &event.payload).await;
-            ingest(&io, &state, &event).await;
-        }
-        Err(e) => warn!("receive event=claude_event sid={} rejected: {e}", socket.id),
-    }
+    // As Claude MPM's server does: passed through (its own fields kept, defaults only for what
+    // is missing), kept in the history, and sent to all as `hook:event` and `claude_event`.
+    let event = pass_through(&data_of(data), now_epoch_secs());
+    state.record_event("claude_event", &event);
+    broadcast(&io, &state, "hook:event", &event).await;
+    broadcast(&io, &state, "claude_event", &event).await;
 }
 
 async fn on_history_get(socket: SocketRef, data: TryData<Value>, State(state): State<Shared>) {
@@ -206,7 +246,7 @@ async fn on_history_get(socket: SocketRef, data: TryData<Value>, State(state): S
         .and_then(Value::as_u64)
         .unwrap_or(100);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut history = state.history(limit);
+    let mut history = state.history(limit, REPLY_BYTES);
     let events = history["events"].take();
     let response =
         json!({"events": events, "total": history["count"], "filters": {"limit": limit}});
@@ -285,23 +325,21 @@ pub fn client_count(io: &SocketIo) -> usize {
     io.of("/").map_or(0, |ns| ns.sockets().len())
 }
 
-/// Emits to every client, counting each client whose queue refused the packet.
+/// Emits to every client; what a live client did not get is counted (see [`super::fanout`]).
 pub async fn broadcast(io: &SocketIo, state: &ServerState, name: &str, payload: &Value) {
-    debug!("emit event={name} to=all");
-    // Once shutdown has begun socketioxide removes the namespace, and `io.emit` would panic
-    // (a client's disconnect handler broadcasts the new count): nobody is left to tell.
-    let Some(everyone) = io.of("/") else {
-        debug!("emit event={name} to=all skipped: the server is shutting down");
-        return;
-    };
-    if let Err(e) = everyone.emit(name, payload).await {
-        let failed = match &e {
-            socketioxide::BroadcastError::Socket(errors) => errors.len() as u64,
-            _ => 1,
-        };
-        state.record_emit_failures(failed);
-        warn!("emit event={name} failed for {failed} client(s): {e}");
-    }
+    state
+        .fanout
+        .broadcast(io, name, payload, json_size(payload))
+        .await;
+}
+
+/// Seconds since the Unix epoch, with fractions: the number Claude MPM's server sends as
+/// `server_time`.
+#[must_use]
+pub fn now_epoch_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// How long a direct reply waits for room in a client's full queue before it is given up.
@@ -309,23 +347,18 @@ const REPLY_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Emits to one client. A full queue means the client is reading slower than it asks: the
 /// reply waits for room (only this client's handler waits) instead of being dropped, and is
-/// given up, counted, only after [`REPLY_PATIENCE`].
+/// given up, counted, only after [`REPLY_PATIENCE`]. A client that is leaving loses nothing.
 pub async fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payload: &Value) {
     debug!("emit event={name} sid={}", socket.id);
     let deadline = tokio::time::Instant::now() + REPLY_PATIENCE;
     loop {
         match socket.emit(name, payload) {
-            Ok(()) => return,
             Err(SendError::Socket(SocketError::InternalChannelFull))
                 if tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            Err(e) => {
-                state.record_emit_failures(1);
-                warn!("emit event={name} sid={} failed: {e}", socket.id);
-                return;
-            }
+            result => return state.fanout.note_reply(socket, name, result),
         }
     }
 }

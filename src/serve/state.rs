@@ -2,13 +2,15 @@
 //! clients. Shared by the HTTP and Socket.IO handlers.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::bounded::{Counts, Ring};
+use super::fanout::Fanout;
+use super::history::{HISTORY_BYTES, History};
+use crate::bounded::Counts;
 
 /// Distinct event names counted one by one; clients choose the names, so past this they are
 /// counted together under `(other)`.
@@ -24,14 +26,25 @@ pub struct State {
     events_by_type: Mutex<Counts>,
     received_by_name: Mutex<Counts>,
     clients: Mutex<HashMap<String, Value>>,
-    emit_failures: AtomicU64,
+    /// Whether Claude MPM's web dashboard is served (`serve --dashboard`).
+    pub dashboard: bool,
+    /// Delivery to clients, and what they did not get.
+    pub fanout: Fanout,
+    /// When `dashboard:client:count` was last sent, and whether a send is already due.
+    pub(crate) count_sent: Mutex<Option<Instant>>,
+    pub(crate) count_due: AtomicBool,
+    closing: AtomicBool,
+    posts_in_flight: AtomicUsize,
 }
 
-/// The last `capacity` hook events, oldest first, each with its event name under `event`.
+/// A hook post being handled; dropping it ends it (see [`State::begin_post`]).
 #[derive(Debug)]
-struct History {
-    events: Ring<Value>,
-    total: u64,
+pub struct Post<'a>(&'a AtomicUsize);
+
+impl Drop for Post<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A poisoned lock only means another handler panicked mid-update of a counter; the data is
@@ -41,21 +54,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    /// A fresh state for a server on `port` keeping `history_capacity` events.
+    /// A fresh state for a server on `port` keeping `history_capacity` events (and at most
+    /// [`HISTORY_BYTES`] of them).
     #[must_use]
     pub fn new(port: u16, history_capacity: usize) -> State {
+        State::with_history(port, History::new(history_capacity, HISTORY_BYTES))
+    }
+
+    /// A fresh state with the given history.
+    #[must_use]
+    pub fn with_history(port: u16, history: History) -> State {
         State {
             started: Instant::now(),
             port,
-            history: Mutex::new(History {
-                events: Ring::new(history_capacity),
-                total: 0,
-            }),
+            history: Mutex::new(history),
             events_by_type: Mutex::new(Counts::new(MAX_NAMES)),
             received_by_name: Mutex::new(Counts::new(MAX_NAMES)),
             clients: Mutex::default(),
-            emit_failures: AtomicU64::new(0),
+            dashboard: false,
+            fanout: Fanout::default(),
+            count_sent: Mutex::new(None),
+            count_due: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            posts_in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// A hook post starts; `None` once the server is stopping (the post is refused, so what was
+    /// answered 204 is exactly what gets delivered).
+    #[must_use]
+    pub fn begin_post(&self) -> Option<Post<'_>> {
+        self.posts_in_flight.fetch_add(1, Ordering::AcqRel);
+        let post = Post(&self.posts_in_flight);
+        (!self.closing.load(Ordering::Acquire)).then_some(post)
+    }
+
+    /// Stops taking hook posts; returns how many are still being handled.
+    pub fn stop_posts(&self) -> usize {
+        self.closing.store(true, Ordering::Release);
+        self.posts_in_flight()
+    }
+
+    /// Hook posts being handled now.
+    #[must_use]
+    pub fn posts_in_flight(&self) -> usize {
+        self.posts_in_flight.load(Ordering::Acquire)
     }
 
     /// Seconds since start.
@@ -67,16 +110,7 @@ impl State {
     /// Records a hook event broadcast under `name`, in the counters and the history.
     pub fn record_event(&self, name: &str, payload: &Value) {
         lock(&self.events_by_type).bump(name);
-        let mut history = lock(&self.history);
-        if history.events.capacity() == 0 {
-            return;
-        }
-        let mut entry = payload.clone();
-        if let Value::Object(map) = &mut entry {
-            map.insert("event".into(), Value::String(name.to_owned()));
-        }
-        history.events.push(entry);
-        history.total += 1;
+        lock(&self.history).push(name, payload);
     }
 
     /// Counts an event a client sent.
@@ -84,30 +118,16 @@ impl State {
         lock(&self.received_by_name).bump(name);
     }
 
-    /// Counts emits that socketioxide refused (a client's queue was full or it had gone).
-    pub fn record_emit_failures(&self, count: u64) {
-        self.emit_failures.fetch_add(count, Ordering::Relaxed);
-    }
-
-    /// Emits refused so far.
+    /// The newest `limit` events that fit in `max_bytes`, oldest first (see [`History::newest`]).
     #[must_use]
-    pub fn emit_failures(&self) -> u64 {
-        self.emit_failures.load(Ordering::Relaxed)
-    }
-
-    /// `event_history` for a late client: the newest `limit` events, oldest first.
-    #[must_use]
-    pub fn history(&self, limit: usize) -> Value {
-        let history = lock(&self.history);
-        let skip = history.events.len().saturating_sub(limit);
-        let events: Vec<&Value> = history.events.iter().skip(skip).collect();
-        json!({"events": events, "count": events.len(), "total_available": history.events.len()})
+    pub fn history(&self, limit: usize, max_bytes: usize) -> Value {
+        lock(&self.history).newest(limit, max_bytes)
     }
 
     /// Events currently held in the history.
     #[must_use]
     pub fn history_len(&self) -> usize {
-        lock(&self.history).events.len()
+        lock(&self.history).len()
     }
 
     /// Remembers what a client said about itself (`client:register`).
@@ -131,13 +151,14 @@ impl State {
     pub fn counters(&self) -> Value {
         let events = lock(&self.events_by_type).map().clone();
         let total: u64 = events.values().sum();
-        let history = lock(&self.history);
         json!({
             "events": events,
             "events_total": total,
             "received": lock(&self.received_by_name).map().clone(),
-            "history": {"size": history.events.len(), "capacity": history.events.capacity(), "total": history.total},
-            "emit_failures": self.emit_failures(),
+            "history": lock(&self.history).summary(),
+            "emit_failures": self.fanout.emit_failures(),
+            "evicted_clients": self.fanout.evicted_clients(),
+            "backlogged_clients": self.fanout.backlogged_clients(),
         })
     }
 }
@@ -147,18 +168,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn history_is_a_bounded_ring_that_names_each_event() {
+    fn every_event_is_counted_and_kept() {
         let state = State::new(1, 3);
         for i in 0..5 {
             state.record_event("tool_event", &json!({"i": i}));
         }
-        let h = state.history(10);
-        assert_eq!(h["count"], 3);
-        assert_eq!(h["events"][0], json!({"i": 2, "event": "tool_event"}));
-        assert_eq!(
-            state.history(1)["events"],
-            json!([{"i": 4, "event": "tool_event"}])
-        );
+        assert_eq!(state.history_len(), 3);
         assert_eq!(state.counters()["events"]["tool_event"], 5);
         assert_eq!(state.counters()["history"]["total"], 5);
     }

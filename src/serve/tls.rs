@@ -44,22 +44,27 @@ pub fn load_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 /// and yields finished TLS streams.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    addr: SocketAddr,
 }
 
 impl TlsListener {
     /// Starts accepting on `listener`.
     pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> TlsListener {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
+            let mut failing = super::listen::Throttled::default();
             loop {
-                let Ok((tcp, peer)) = listener.accept().await else {
-                    // Out of file descriptors, typically: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        if let Some(n) = failing.hit() {
+                            tracing::warn!(
+                                "cannot accept connections: {e} ({n} time(s) since the last report)"
+                            );
+                        }
+                        // Out of file descriptors, typically: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
                 };
                 if tx.is_closed() {
                     return;
@@ -76,23 +81,18 @@ impl TlsListener {
                 });
             }
         });
-        TlsListener { ready, addr }
+        TlsListener { ready }
     }
 }
 
-impl axum::serve::Listener for TlsListener {
+impl super::listen::Accept for TlsListener {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    async fn accept(&mut self) -> std::io::Result<Self::Io> {
         match self.ready.recv().await {
-            Some(conn) => conn,
+            Some((stream, _)) => Ok(stream),
             // The accept loop only ends once this listener is gone; nothing more will come.
             None => std::future::pending().await,
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
     }
 }

@@ -1,0 +1,227 @@
+//! serve's connection loop: what `axum::serve` does, plus the limits a server facing abuse needs.
+//!
+//! - A request's headers must arrive within [`HEADER_TIMEOUT`] (hyper's timer), so half-open
+//!   or trickling connections cannot pile up.
+//! - At most `max_connections` are open at once, websockets included (the count is held by
+//!   the connection's I/O, which a websocket upgrade keeps); past it, new connections wait in
+//!   the kernel's backlog, and one log line says so per [`LOG_EVERY`].
+//! - Accept errors (fd exhaustion above all) are logged at most once per [`LOG_EVERY`], with
+//!   how many there were.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tracing::{debug, warn};
+
+/// A request's headers must be complete within this long of the connection being ready for them.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Repeated conditions (the connection cap reached, accept failing) are logged once per this.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Connections open at once, at most: the open-files limit less room for the server's own
+/// files, within [64, 8192].
+#[must_use]
+pub fn max_connections() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft.saturating_sub(128))
+        .unwrap_or(usize::MAX)
+        .clamp(64, 8192)
+}
+
+/// Where connections come from: plain TCP, or TLS over it.
+pub trait Accept: Send + 'static {
+    /// One connection's stream.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection; an error is the listener's (e.g. out of file descriptors).
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = TcpStream;
+    async fn accept(&mut self) -> io::Result<TcpStream> {
+        let (stream, _) = TcpListener::accept(self).await?;
+        // Socket.IO sends many small frames; Nagle would hold each for up to 40 ms.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+/// A condition worth one log line per [`LOG_EVERY`], with how often it happened meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct Throttled {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl Throttled {
+    /// Counts one; returns how many to report when a line is due.
+    pub(crate) fn hit(&mut self) -> Option<u64> {
+        self.since += 1;
+        let due = self.last.is_none_or(|l| l.elapsed() >= LOG_EVERY);
+        due.then(|| {
+            self.last = Some(Instant::now());
+            std::mem::take(&mut self.since)
+        })
+    }
+}
+
+/// Serves `app` on `listener` until `stop` turns true, then lets open connections finish (the
+/// caller bounds how long it waits).
+///
+/// # Errors
+/// Never at present; the result leaves room for a listener that can fail for good.
+pub async fn serve<L: Accept>(
+    mut listener: L,
+    app: Router,
+    max_connections: usize,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    // Every connection task holds a receiver: `closed()` on the sender is "all have ended".
+    let (graceful, connections) = watch::channel(());
+    let (mut at_cap, mut failing) = (Throttled::default(), Throttled::default());
+    loop {
+        let permit = if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
+            permit
+        } else {
+            if let Some(n) = at_cap.hit() {
+                warn!(
+                    "connection limit reached: {max_connections} open; new connections wait until one closes ({n} time(s) since the last report)"
+                );
+            }
+            tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                if let Some(n) = failing.hit() {
+                    warn!("cannot accept connections: {e} ({n} time(s) since the last report)");
+                }
+                // Out of descriptors: a connection must close before accepting can succeed.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let io = TokioIo::new(Counted {
+            io: stream,
+            _permit: permit,
+        });
+        let service = TowerToHyperService::new(app.clone());
+        let mut closing = connections.clone();
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let connection = builder.serve_connection_with_upgrades(io, service);
+            let mut connection = std::pin::pin!(connection);
+            let mut asked = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            debug!("connection ended: {e}");
+                        }
+                        break;
+                    }
+                    changed = closing.changed(), if !asked => {
+                        asked = true;
+                        let _ = changed;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    drop(connections);
+    // Tells every connection to finish its request in progress and close.
+    let _ = graceful.send(());
+    graceful.closed().await;
+    Ok(())
+}
+
+/// A connection's stream holding its place under the cap until it is dropped, which for an
+/// upgraded websocket is when the websocket ends.
+struct Counted<T> {
+    io: T,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_condition_is_reported_once_per_window_with_its_count() {
+        let mut t = Throttled::default();
+        assert_eq!(t.hit(), Some(1));
+        assert_eq!(t.hit(), None);
+        assert_eq!(t.hit(), None);
+        t.last = Instant::now().checked_sub(LOG_EVERY);
+        assert_eq!(t.hit(), Some(3));
+    }
+}
