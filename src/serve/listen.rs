@@ -15,8 +15,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -131,12 +131,11 @@ pub async fn serve<L: Accept>(
         let service = TowerToHyperService::new(app.clone());
         let mut closing = connections.clone();
         tokio::spawn(async move {
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
+            let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            let connection = builder.serve_connection_with_upgrades(io, service);
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(io, service)
+                .with_upgrades();
             let mut connection = std::pin::pin!(connection);
             let mut asked = false;
             loop {

@@ -19,6 +19,9 @@ pub struct ServeProcess {
     pub url: String,
     pub port: u16,
     pub stdout_line: String,
+    /// Everything it wrote on stderr so far. Read as it comes: a pipe nobody drains fills at
+    /// 64 KiB and then blocks the server's every log line.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ServeProcess {
@@ -49,11 +52,22 @@ impl ServeProcess {
             .find(|w| w.starts_with("http"))
             .unwrap_or_default()
             .to_owned();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut pipe = BufReader::new(child.stderr.take().unwrap());
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while pipe.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
         ServeProcess {
             child,
             url,
             port,
             stdout_line: line,
+            stderr,
         }
     }
 
