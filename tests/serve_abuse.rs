@@ -439,11 +439,18 @@ fn cors_lets_loopback_pages_and_the_server_itself_in_and_keeps_others_out() {
     ] {
         assert_eq!(ask(&origin, None), (200, true), "{origin}");
     }
-    let named = format!("myhost.example:{port}");
+    let own = format!("127.0.0.1:{port}");
     assert_eq!(
-        ask(&format!("http://{named}"), Some(&named)),
+        ask(&format!("http://{own}"), Some(&own)),
         (200, true),
-        "same origin by name"
+        "same origin"
+    );
+    // A page whose domain was re-pointed here (DNS rebinding) names itself in both headers.
+    let rebound = format!("rebound.example:{port}");
+    assert_eq!(
+        ask(&format!("http://{rebound}"), Some(&rebound)).0,
+        403,
+        "rebinding"
     );
     for origin in [
         "http://evil.example",

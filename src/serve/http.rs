@@ -35,27 +35,37 @@ struct App {
 pub struct Origins {
     any: bool,
     allowed: Arc<Vec<String>>,
+    /// The names the server answers to as itself (its configured host, its bound address).
+    names: Arc<Vec<String>>,
 }
 
 impl Origins {
-    /// From `cors_origins`; `*` allows every origin (and is a config finding).
+    /// From `cors_origins`; `*` allows every origin (and is a config finding). `names` are the
+    /// server's own host names (the configured host, the bound address).
     #[must_use]
-    pub fn new(cors_origins: &[String]) -> Origins {
+    pub fn new(cors_origins: &[String], names: &[String]) -> Origins {
         let any = cors_origins.iter().any(|o| o == "*");
         let allowed = cors_origins
             .iter()
             .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
             .collect();
+        let names = names
+            .iter()
+            .map(|n| crate::target::unbracket(n).to_ascii_lowercase())
+            .collect();
         Origins {
             any,
             allowed: Arc::new(allowed),
+            names: Arc::new(names),
         }
     }
 
     /// Whether a page from `origin` may talk to the server, asked for `host` (the request's
     /// `Host` header). Allowed: a listed origin; a loopback page on any port (`localhost`,
     /// `127.x`, `[::1]`: only this machine can serve one); and the server's own pages, under
-    /// whichever of its names the browser used (the origin's authority is the `Host` asked).
+    /// whichever of its own names the browser used (the origin's authority is the `Host` asked,
+    /// and that host is one of `names`: a `Host` alone proves nothing, as a page whose domain
+    /// was re-pointed at this machine, DNS rebinding, sends its own name as both).
     #[must_use]
     pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
@@ -68,9 +78,18 @@ impl Origins {
         if !matches!(url.scheme(), "http" | "https") {
             return false;
         }
-        let loopback = url.host_str().is_some_and(crate::target::is_loopback_host);
+        let Some(name) = url.host_str() else {
+            return false;
+        };
+        if crate::target::is_loopback_host(name) {
+            return true;
+        }
         let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-        loopback || host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+        let own_name = self
+            .names
+            .iter()
+            .any(|n| n == crate::target::unbracket(name));
+        own_name && host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
     }
 }
 
@@ -208,4 +227,36 @@ fn own_rss_bytes() -> Option<u64> {
         ProcessRefreshKind::nothing().with_memory(),
     );
     system.process(pid).map(sysinfo::Process::memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origins;
+
+    #[test]
+    fn loopback_pages_and_the_servers_own_names_get_in_and_nothing_else() {
+        let o = Origins::new(&["http://dash.example:3000".into()], &["10.0.0.5".into()]);
+        for origin in [
+            "http://localhost:5173",
+            "http://127.0.0.1:9",
+            "http://[::1]:8080",
+            "https://LOCALHOST:1",
+            "http://dash.example:3000/",
+        ] {
+            assert!(o.allows(origin, None), "{origin}");
+        }
+        assert!(o.allows("http://10.0.0.5:8765", Some("10.0.0.5:8765")));
+        for (origin, host) in [
+            ("http://10.0.0.5:8765", Some("10.0.0.5:9999")),
+            ("http://rebound.example:8765", Some("rebound.example:8765")),
+            ("http://localhost.evil.example", None),
+            ("http://127.0.0.1.evil.example", None),
+            ("http://evil.example@localhost.evil.example", None),
+            ("null", None),
+            ("file://", None),
+        ] {
+            assert!(!o.allows(origin, host), "{origin} {host:?}");
+        }
+        assert!(Origins::new(&["*".into()], &[]).allows("http://anything.example", None));
+    }
 }

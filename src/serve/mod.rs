@@ -137,7 +137,8 @@ pub fn spawn(
         .build_layer();
     socket::register(&io);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let origins = http::Origins::new(&settings.cors_origins);
+    let names = [settings.host.clone(), addr.ip().to_string()];
+    let origins = http::Origins::new(&settings.cors_origins, &names);
     let app = http::router(Arc::clone(&state), io.clone(), layer, origins).layer(
         axum::middleware::from_fn_with_state(poll_split::Overflow::default(), poll_split::split),
     );
