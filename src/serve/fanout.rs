@@ -124,7 +124,7 @@ impl Fanout {
     /// Sends `name` to every connected client.
     pub async fn broadcast(&self, io: &SocketIo, name: &str, payload: &Value, size: usize) {
         // Once shutdown has begun socketioxide removes the namespace, and `io.emit` would panic
-        // (a client's disconnect handler broadcasts the new count): nobody is left to tell.
+        // (a heartbeat or a post in flight may still broadcast): nobody is left to tell.
         let Some(everyone) = io.of("/") else {
             debug!("emit event={name} to=all skipped: the server is shutting down");
             return;
@@ -144,16 +144,26 @@ impl Fanout {
             }
             return;
         }
+        // The shared broadcast first: a backlogged client that takes its copy below leaves the
+        // room, and would be counted in a broadcast that came after.
+        let shared = if backlogged.is_empty() {
+            everyone.clone().emit(name, payload).await
+        } else {
+            everyone
+                .clone()
+                .except(BACKLOGGED)
+                .emit(name, payload)
+                .await
+        };
         for sid in &backlogged {
-            if let Some(socket) = everyone.get_socket(*sid) {
-                self.note(&socket, name, outcome(socket.emit(name, payload)));
+            match everyone.get_socket(*sid) {
+                Some(socket) => self.note(&socket, name, outcome(socket.emit(name, payload))),
+                // Gone without its disconnect handler having run: nothing left to track.
+                None => {
+                    self.lock().backlog.remove(sid);
+                }
             }
         }
-        let shared = if backlogged.is_empty() {
-            everyone.emit(name, payload).await
-        } else {
-            everyone.except(BACKLOGGED).emit(name, payload).await
-        };
         if let Err(socketioxide::BroadcastError::Socket(errors)) = shared {
             let refused = errors
                 .iter()

@@ -70,12 +70,16 @@ impl History {
             .events
             .iter()
             .rev()
-            .take(limit)
-            .take_while(|(_, size)| {
+            // An event too large for what is left is skipped, not the end: one big newest
+            // event must not leave a late client with nothing.
+            .filter(|(_, size)| {
                 let fits = *size <= budget;
-                budget = budget.saturating_sub(*size);
+                if fits {
+                    budget -= *size;
+                }
                 fits
             })
+            .take(limit)
             .map(|(event, _)| event)
             .collect();
         let events: Vec<&Value> = kept.into_iter().rev().collect();
@@ -187,6 +191,16 @@ mod tests {
         assert_eq!(reply["events"][0]["i"], 7);
         assert_eq!(reply["events"][2]["i"], 9);
         assert_eq!(reply["total_available"], 10);
+    }
+
+    #[test]
+    fn an_event_too_big_for_the_reply_is_skipped_for_older_ones_that_fit() {
+        let mut h = History::new(100, HISTORY_BYTES);
+        h.push("tool_event", &json!({"i": 0}));
+        h.push("tool_event", &json!({"i": 1, "pad": "z".repeat(5000)}));
+        let reply = h.newest(100, 1000);
+        assert_eq!(reply["count"], 1);
+        assert_eq!(reply["events"][0]["i"], 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! serve's connection loop: what `axum::serve` does, plus the limits a server facing abuse needs.
 //!
 //! - A request's headers must arrive within [`HEADER_TIMEOUT`] (hyper's timer), so half-open
-//!   or trickling connections cannot pile up.
+//!   connections and trickled headers cannot pile up. (A trickled *body* is not yet timed.)
 //! - At most `max_connections` are open at once, websockets included (the count is held by
 //!   the connection's I/O, which a websocket upgrade keeps); past it, new connections wait in
 //!   the kernel's backlog, and one log line says so per [`LOG_EVERY`].
@@ -115,6 +115,11 @@ pub async fn serve<L: Accept>(
         };
         let stream = match stream {
             Ok(stream) => stream,
+            // One connection that failed before it was accepted (reset, aborted): the next.
+            Err(e) if !out_of_resources(&e) => {
+                debug!("a connection failed as it was accepted: {e}");
+                continue;
+            }
             Err(e) => {
                 if let Some(n) = failing.hit() {
                     warn!("cannot accept connections: {e} ({n} time(s) since the last report)");
@@ -161,6 +166,17 @@ pub async fn serve<L: Accept>(
     let _ = graceful.send(());
     graceful.closed().await;
     Ok(())
+}
+
+/// Whether an accept error is the process or system running out of something (descriptors,
+/// memory, buffers), which retrying at once cannot fix, rather than one connection failing.
+fn out_of_resources(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    e.raw_os_error().is_some_and(|code| {
+        [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM]
+            .iter()
+            .any(|errno| *errno as i32 == code)
+    })
 }
 
 /// A connection's stream holding its place under the cap until it is dropped, which for an

@@ -43,6 +43,18 @@ async fn on_connect(
         "connect sid={} transport={transport:?} clients={clients}",
         socket.id
     );
+    // Handlers first: a client that leaves (or is evicted) while the replies below wait for
+    // room must still run its disconnect handler.
+    socket.on("dashboard:status", on_status);
+    socket.on("dashboard:ping", on_ping);
+    socket.on("client:register", on_register);
+    socket.on("client:list", on_list);
+    socket.on("claude_event", on_claude_event);
+    socket.on("hook:history:get", on_history_get);
+    socket.on("test_event", on_test_event);
+    socket.on("benchmark_event", on_benchmark_event);
+    socket.on_fallback(on_other);
+    socket.on_disconnect(on_disconnect);
     let welcome = json!({
         "message": "Connected to mpm-top monitor server",
         "session_id": socket.id.to_string(),
@@ -56,17 +68,6 @@ async fn on_connect(
         emit_to(&socket, &state, "event_history", &history).await;
     }
     count_changed(&io, &state);
-
-    socket.on("dashboard:status", on_status);
-    socket.on("dashboard:ping", on_ping);
-    socket.on("client:register", on_register);
-    socket.on("client:list", on_list);
-    socket.on("claude_event", on_claude_event);
-    socket.on("hook:history:get", on_history_get);
-    socket.on("test_event", on_test_event);
-    socket.on("benchmark_event", on_benchmark_event);
-    socket.on_fallback(on_other);
-    socket.on_disconnect(on_disconnect);
 }
 
 async fn on_other(socket: SocketRef, Event(name): Event, State(state): State<Shared>) {
@@ -154,7 +155,11 @@ async fn reply(
     payload: &Value,
 ) {
     emit_to(socket, state, name, payload).await;
-    state.fanout.note_reply(socket, name, ack.send(payload));
+    // Not booked as a delivery: `send` is Ok when no ack was asked for, and an ack is not an
+    // event a client could miss.
+    if let Err(e) = ack.send(payload) {
+        debug!("ack for {name} sid={} not sent: {e}", socket.id);
+    }
 }
 
 async fn on_status(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {

@@ -43,7 +43,7 @@ pub struct Post<'a>(&'a AtomicUsize);
 
 impl Drop for Post<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -84,21 +84,21 @@ impl State {
     /// answered 204 is exactly what gets delivered).
     #[must_use]
     pub fn begin_post(&self) -> Option<Post<'_>> {
-        self.posts_in_flight.fetch_add(1, Ordering::AcqRel);
+        self.posts_in_flight.fetch_add(1, Ordering::SeqCst);
         let post = Post(&self.posts_in_flight);
-        (!self.closing.load(Ordering::Acquire)).then_some(post)
+        (!self.closing.load(Ordering::SeqCst)).then_some(post)
     }
 
     /// Stops taking hook posts; returns how many are still being handled.
     pub fn stop_posts(&self) -> usize {
-        self.closing.store(true, Ordering::Release);
+        self.closing.store(true, Ordering::SeqCst);
         self.posts_in_flight()
     }
 
     /// Hook posts being handled now.
     #[must_use]
     pub fn posts_in_flight(&self) -> usize {
-        self.posts_in_flight.load(Ordering::Acquire)
+        self.posts_in_flight.load(Ordering::SeqCst)
     }
 
     /// Seconds since start.
