@@ -105,6 +105,11 @@ pub struct ServeArgs {
     /// Detach, return once /health answers, and print the PID
     #[arg(long)]
     pub daemon: bool,
+
+    /// Also serve Claude MPM's web dashboard: the build in DIR, or without DIR the one inside
+    /// the claude-mpm on PATH. Its page connects to localhost:8765, so it is live only there
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub dashboard: Option<Option<PathBuf>>,
 }
 
 /// Options of `doctor`.

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
                 return code;
             }
             mpm_top::fd_limit::raise_to_hard_limit();
-            mpm_top::serve::command::run(&resolved, args.daemon)
+            mpm_top::serve::command::run(&resolved, args.daemon, args.dashboard.as_ref())
         }
         Some(Command::Doctor(args)) => {
             let code = block_on(mpm_top::doctor::run(&resolved, &args.checks, args.json));

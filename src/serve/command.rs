@@ -11,8 +11,10 @@ use tracing::{error, info, warn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
+use super::dashboard::{DASHBOARD_PORT, Dashboard};
 use super::logfile::LogFile;
 use super::pidfile::PidFile;
+use super::socket::logged;
 use crate::config::{Key, LogLevel, Resolved, Settings, Source, tilde};
 use crate::probes::sockets::holders;
 
@@ -25,11 +27,15 @@ const DAEMON_READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Runs `mpm-top serve` with the resolved configuration. The configuration has been checked
 /// for errors by the caller.
 #[must_use]
-pub fn run(resolved: &Resolved, daemon: bool) -> ExitCode {
+pub fn run(
+    resolved: &Resolved,
+    daemon: bool,
+    dashboard: Option<&Option<std::path::PathBuf>>,
+) -> ExitCode {
     let outcome = if daemon {
         detach(resolved)
     } else {
-        serve_foreground(resolved)
+        serve_foreground(resolved, dashboard)
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,7 +47,10 @@ pub fn run(resolved: &Resolved, daemon: bool) -> ExitCode {
     }
 }
 
-fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
+fn serve_foreground(
+    resolved: &Resolved,
+    dashboard: Option<&Option<std::path::PathBuf>>,
+) -> anyhow::Result<()> {
     let settings = &resolved.settings;
     let home = resolved.home.as_deref();
     // A daemon's stderr is /dev/null: it logs to its file only, which it reopens after rotation.
@@ -72,12 +81,31 @@ fn serve_foreground(resolved: &Resolved) -> anyhow::Result<()> {
             resolved.row(Key::Port).map(|r| &r.source),
             Some(Source::Flag(_))
         );
+        // Found before binding: a missing build is an error, not a server without its page.
+        let dashboard = match dashboard {
+            None => None,
+            Some(Some(dir)) => Some(Dashboard::at(dir)?),
+            Some(None) => Some(Dashboard::installed(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )?),
+        };
         let listener = bind(settings, port_from_flag).await?;
         let pid_file = PidFile::claim(&settings.pid_file, home)?;
-        let server = super::spawn(listener, settings, tls.clone())?;
+        let server = super::spawn_with(listener, settings, tls.clone(), dashboard.as_ref())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let host = crate::target::bracket(crate::target::unbracket(&settings.host));
         let url = format!("{scheme}://{host}:{}", server.addr.port());
+        if let Some(dashboard) = &dashboard {
+            info!(
+                "dashboard: {url}/ (Claude MPM's build in {})",
+                logged(&tilde(&dashboard.dir, home))
+            );
+            if server.addr.port() != DASHBOARD_PORT {
+                warn!(
+                    "the dashboard's page connects to http://localhost:{DASHBOARD_PORT} whatever serves it: it shows this server's events only when serve runs on port {DASHBOARD_PORT}"
+                );
+            }
+        }
         // On stderr and in the log; `--daemon`'s parent prints it again where the user looks.
         if let Some(exposed) = crate::target::exposure(&settings.host) {
             warn!("{exposed}");

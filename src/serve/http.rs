@@ -16,6 +16,7 @@ use socketioxide::layer::SocketIoLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tracing::warn;
 
+use super::dashboard::Dashboard;
 use super::hook::normalize;
 use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
 
@@ -27,6 +28,7 @@ pub const MAX_EVENT_BODY: usize = 1024 * 1024;
 struct App {
     state: Shared,
     io: SocketIo,
+    version: Arc<Value>,
 }
 
 /// Origins a browser page may call from: `cors_origins`, any loopback page, and the server
@@ -94,7 +96,13 @@ impl Origins {
 }
 
 /// The HTTP routes around the Socket.IO layer.
-pub fn router(state: Shared, io: SocketIo, socketio: SocketIoLayer, origins: Origins) -> Router {
+pub fn router(
+    state: Shared,
+    io: SocketIo,
+    socketio: SocketIoLayer,
+    origins: Origins,
+    dashboard: Option<&Dashboard>,
+) -> Router {
     let cors = {
         let check = origins.clone();
         let allow = if origins.any {
@@ -113,7 +121,12 @@ pub fn router(state: Shared, io: SocketIo, socketio: SocketIoLayer, origins: Ori
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
             .allow_headers([header::CONTENT_TYPE])
     };
-    Router::new()
+    let version_body = Arc::new(version_json(dashboard));
+    let mut routes = Router::new();
+    if let Some(dashboard) = dashboard {
+        routes = routes.merge(dashboard.routes());
+    }
+    routes
         .route("/health", get(health))
         .route("/version.json", get(version))
         .route(
@@ -126,7 +139,11 @@ pub fn router(state: Shared, io: SocketIo, socketio: SocketIoLayer, origins: Ori
             origins,
             refuse_foreign_origin,
         ))
-        .with_state(App { state, io })
+        .with_state(App {
+            state,
+            io,
+            version: version_body,
+        })
 }
 
 /// Browsers ignore a missing CORS header only for the response; refusing outright also stops a
@@ -176,9 +193,22 @@ async fn health(State(app): State<App>) -> Json<Value> {
     Json(body)
 }
 
-async fn version() -> Json<Value> {
+async fn version(State(app): State<App>) -> Json<Value> {
+    Json(app.version.as_ref().clone())
+}
+
+/// `/version.json` in Claude MPM's shape. mpm-top has no build numbers (`build` 0); when the
+/// dashboard served comes from a claude-mpm package, its version and build are under
+/// `dashboard`.
+fn version_json(dashboard: Option<&Dashboard>) -> Value {
     let v = env!("CARGO_PKG_VERSION");
-    Json(json!({"version": v, "full_version": format!("v{v}"), "service": SERVICE}))
+    let mut body = json!({"version": v, "build": 0, "formatted_build": "0000",
+        "full_version": format!("v{v}-build.0"), "service": SERVICE});
+    if let Some((version, build)) = dashboard.and_then(|d| d.package.clone()) {
+        body["dashboard"] = json!({"version": version, "build": build,
+            "full_version": format!("v{version}-build.{build}")});
+    }
+    body
 }
 
 /// The hook sender's wrapper in, 204 out; anything else is a 4xx saying why.

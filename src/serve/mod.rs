@@ -5,6 +5,7 @@
 //! signals, daemon mode).
 
 pub mod command;
+pub mod dashboard;
 pub mod fanout;
 pub mod history;
 pub mod hook;
@@ -124,11 +125,26 @@ pub fn spawn(
     settings: &Settings,
     tls: Option<tokio_native_tls::TlsAcceptor>,
 ) -> anyhow::Result<Running> {
+    spawn_with(listener, settings, tls, None)
+}
+
+/// [`spawn`], also serving Claude MPM's web dashboard when one is given.
+///
+/// # Errors
+/// When the listener has no local address.
+pub fn spawn_with(
+    listener: TcpListener,
+    settings: &Settings,
+    tls: Option<tokio_native_tls::TlsAcceptor>,
+    dashboard: Option<&dashboard::Dashboard>,
+) -> anyhow::Result<Running> {
     let addr = listener
         .local_addr()
         .context("the listener has no local address")?;
     let history = usize::try_from(settings.max_buffer_size).unwrap_or(usize::MAX);
-    let state = Arc::new(state::State::new(addr.port(), history));
+    let mut state = state::State::new(addr.port(), history);
+    state.dashboard = dashboard.is_some();
+    let state = Arc::new(state);
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(client_queue_packets(settings.max_buffer_size))
         .ping_timeout(Duration::from_secs(settings.timeout_secs.into()))
@@ -139,7 +155,7 @@ pub fn spawn(
     let scheme = if tls.is_some() { "https" } else { "http" };
     let names = [settings.host.clone(), addr.ip().to_string()];
     let origins = http::Origins::new(&settings.cors_origins, &names);
-    let app = http::router(Arc::clone(&state), io.clone(), layer, origins).layer(
+    let app = http::router(Arc::clone(&state), io.clone(), layer, origins, dashboard).layer(
         axum::middleware::from_fn_with_state(poll_split::Overflow::default(), poll_split::split),
     );
     let (shutdown, stopping) = watch::channel(false);

@@ -259,3 +259,51 @@ fn run(command: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `node_modules` of the pinned node peers (`tests/interop/node/package-lock.json`), installed
+/// with `npm ci` under target/ on first use and again when the lock changes; None (with the
+/// reason on stderr) when node or npm is missing or the install fails.
+pub fn node_modules() -> Option<PathBuf> {
+    static MODULES: OnceLock<Option<PathBuf>> = OnceLock::new();
+    MODULES
+        .get_or_init(|| {
+            let source = interop_dir().join("node");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-interop");
+            let lock = std::fs::read_to_string(source.join("package-lock.json")).unwrap();
+            let stamp = dir.join("installed-package-lock.json");
+            if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                for file in ["package.json", "package-lock.json"] {
+                    std::fs::copy(source.join(file), dir.join(file)).unwrap();
+                }
+                let installed = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+                    .current_dir(&dir)
+                    .output();
+                match installed {
+                    Ok(out) if out.status.success() => std::fs::write(&stamp, lock).unwrap(),
+                    Ok(out) => {
+                        eprintln!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+                        return None;
+                    }
+                    Err(e) => {
+                        eprintln!("npm is not available ({e})");
+                        return None;
+                    }
+                }
+            }
+            Some(dir.join("node_modules"))
+        })
+        .clone()
+}
+
+/// `node tests/interop/node/SCRIPT ARGS` with the pinned modules.
+pub fn node_script(modules: &Path, script: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("node");
+    command
+        .arg(interop_dir().join("node").join(script))
+        .args(args)
+        .env("NODE_PATH", modules);
+    command
+}
