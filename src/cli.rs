@@ -143,6 +143,10 @@ pub struct BenchArgs {
     /// Fan-out mode: this many clients receive a broadcast
     #[arg(long, value_name = "K")]
     pub clients: Option<u32>,
+    /// Fan-out: send the events as hook posts (POST /api/events), as Claude MPM's hooks do,
+    /// instead of socket emits
+    #[arg(long, requires = "clients")]
+    pub post: bool,
     /// Target send rate in events per second (unlimited when absent)
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,

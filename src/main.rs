@@ -141,6 +141,11 @@ fn bench(resolved: &Resolved, args: &BenchArgs) -> ExitCode {
                 k,
                 args.events,
                 args.rate.unwrap_or(10),
+                if args.post {
+                    mpm_top::bench::Send::Post
+                } else {
+                    mpm_top::bench::Send::Emit
+                },
             )
             .await
             .map(|r| (r.text(), r.json())),

@@ -25,6 +25,8 @@ const SETTLE: Duration = Duration::from_secs(5);
 pub struct FanoutReport {
     /// The server.
     pub url: String,
+    /// How the events were sent.
+    pub send: Send,
     /// Receiving clients.
     pub clients: usize,
     /// Events sent.
@@ -53,7 +55,14 @@ pub async fn fanout(
     clients: u32,
     events: u32,
     rate: u32,
+    send: Send,
 ) -> anyhow::Result<FanoutReport> {
+    // A socket claude_event comes back as hook:event; a hook post of an unknown subtype as
+    // claude_event (its category), from mpm-top serve, Claude MPM and the echo servers alike.
+    let awaited = match send {
+        Send::Emit => "hook:event",
+        Send::Post => "claude_event",
+    };
     let started = Instant::now();
     let receivers: Vec<anyhow::Result<Session>> = stream::iter(0..clients)
         .map(|_| connect(url, transport, Duration::from_secs(30)))
@@ -71,7 +80,7 @@ pub async fn fanout(
         let tx = tx.clone();
         listening.push(tokio::spawn(async move {
             while let Some(r) = session.events.recv().await {
-                if r.name == "hook:event"
+                if r.name == awaited
                     && let Some(id) = r.data["data"]["bench_id"].as_u64()
                 {
                     let _ = tx.send((id, r.at));
@@ -81,7 +90,7 @@ pub async fn fanout(
         }));
     }
     drop(tx);
-    let sender = connect(url, transport, Duration::from_secs(10)).await?;
+    let sender = Sender::open(url, transport, send).await?;
     let gap = Duration::from_secs(1) / rate.max(1);
     let mut sent_at = Vec::with_capacity(events as usize);
     let send_start = Instant::now();
@@ -89,7 +98,7 @@ pub async fn fanout(
         tokio::time::sleep_until((send_start + gap * id).into()).await;
         sent_at.push(Instant::now());
         let event = json!({"type": "hook", "subtype": "bench", "source": "mpm-top bench", "data": {"bench_id": id}});
-        sender.emit("claude_event", event).await?;
+        sender.send(event).await?;
     }
     let expected = clients as usize * events as usize;
     let mut latencies = Vec::with_capacity(expected);
@@ -103,13 +112,14 @@ pub async fn fanout(
             Ok(None) | Err(_) => break,
         }
     }
-    let _ = sender.disconnect().await;
+    sender.close().await;
     for task in listening {
         task.abort();
     }
     let delivered = latencies.len();
     Ok(FanoutReport {
         url: url.to_owned(),
+        send,
         clients: clients as usize,
         events,
         rate,
@@ -121,6 +131,58 @@ pub async fn fanout(
     })
 }
 
+/// How the sender sends each event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Send {
+    /// `claude_event` over a Socket.IO connection.
+    Emit,
+    /// The hook wrapper, posted to `/api/events` (what Claude MPM's hooks do).
+    Post,
+}
+
+/// The sending end: a socket, or an HTTP client.
+enum Sender {
+    Socket(Session),
+    Http(&'static reqwest::Client, String),
+}
+
+impl Sender {
+    async fn open(url: &str, transport: Transport, send: Send) -> anyhow::Result<Sender> {
+        Ok(match send {
+            Send::Emit => Sender::Socket(connect(url, transport, Duration::from_secs(10)).await?),
+            Send::Post => Sender::Http(crate::probes::http::client(), format!("{url}/api/events")),
+        })
+    }
+
+    async fn send(&self, event: Value) -> anyhow::Result<()> {
+        match self {
+            Sender::Socket(session) => session.emit("claude_event", event).await,
+            Sender::Http(client, endpoint) => {
+                let body = json!({"namespace": "", "event": "claude_event", "data": event});
+                let response = client
+                    .post(endpoint)
+                    .timeout(Duration::from_secs(10))
+                    .json(&body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "POST /api/events answered {}",
+                    response.status()
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn close(self) {
+        if let Sender::Socket(session) = self {
+            let _ = session.disconnect().await;
+        }
+    }
+}
+
 impl FanoutReport {
     /// Human-readable lines.
     #[must_use]
@@ -128,11 +190,15 @@ impl FanoutReport {
         let l = &self.latency;
         let mark = if self.lost == 0 { "✓" } else { "✗" };
         format!(
-            "Fan-out on {}: {} clients, {} events at {}/s\n✓ Connected {} clients in {:.0} ms\n{mark} Delivered {} of {} ({} lost)\n✓ Latency: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
+            "Fan-out on {}: {} clients, {} events at {}/s, {}\n✓ Connected {} clients in {:.0} ms\n{mark} Delivered {} of {} ({} lost)\n✓ Latency: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
             self.url,
             self.clients,
             self.events,
             self.rate,
+            match self.send {
+                Send::Emit => "emitted as claude_event over a socket",
+                Send::Post => "posted to /api/events as hooks post",
+            },
             self.clients,
             self.connect_ms,
             self.delivered,

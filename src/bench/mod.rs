@@ -14,7 +14,7 @@ use anyhow::bail;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use fanout::{FanoutReport, fanout};
+pub use fanout::{FanoutReport, Send, fanout};
 pub use stats::Latency;
 
 use crate::sio_client::{Session, Transport, connect};

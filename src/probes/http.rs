@@ -134,7 +134,7 @@ impl Health {
 
 /// One client for every probe: building one loads the system's root certificates, which is
 /// slow, synchronous work. Timeouts are set per request.
-fn client() -> &'static reqwest::Client {
+pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()

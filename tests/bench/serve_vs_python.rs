@@ -1,6 +1,7 @@
 //! `cargo bench --bench serve_vs_python`: mpm-top serve against a python-socketio + aiohttp
-//! server doing the same echo and broadcast (the stack Claude MPM runs on), side by side in
-//! one run, with `mpm-top bench` as the client. Prints a Markdown table for the README.
+//! server doing the same echo and broadcast (the stack Claude MPM runs on) and a node socket.io
+//! one (when node is here), side by side in one run, with `mpm-top bench` as the client. Prints
+//! Markdown tables for the README.
 //!
 //! Everything is on 127.0.0.1 and both servers are processes this bench starts and stops.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
@@ -40,6 +41,17 @@ fn start(name: &'static str, mut command: Command) -> Server {
     Server { name, child, port }
 }
 
+/// The most memory the process has held so far (`VmHWM`), in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let pid = sysinfo::Pid::from_u32(pid);
     let mut system = sysinfo::System::new();
@@ -76,16 +88,31 @@ fn main() {
     ours.args(["serve", "--host", "127.0.0.1", "--port", "0"]);
     let mut python = Command::new(common::python());
     python.arg(common::interop_dir().join("py_echo_server.py"));
-    let servers = [
+    let mut servers = vec![
         start("mpm-top serve", ours),
         start("python-socketio + aiohttp", python),
     ];
+    match common::node_modules() {
+        Some(modules) => servers.push(start(
+            "node socket.io",
+            common::node_script(&modules, "echo_server.js", &[]),
+        )),
+        None => eprintln!("node socket.io: not measured (node or its pinned modules unavailable)"),
+    }
     std::thread::sleep(Duration::from_secs(2));
 
     let mut rows = Vec::new();
+    let mut storms = Vec::new();
     for server in &servers {
         eprintln!("measuring {} ...", server.name);
         let idle = rss_mib(server.child.id());
+        // First, so the peak it leaves is the storm's: 1,000 clients connecting at once.
+        let storm = bench(
+            home.path(),
+            server.port,
+            &["--clients", "1000", "--events", "1", "--rate", "1"],
+        );
+        let storm_peak = peak_rss_mib(server.child.id());
         // Blast throughput swings widely between runs on 2 cores: take the median of three.
         let mut blasts: Vec<Value> = (0..3)
             .map(|_| bench(home.path(), server.port, &["--events", "20000"]))
@@ -107,7 +134,21 @@ fn main() {
             server.port,
             &["--clients", "1000", "--events", "30", "--rate", "10"],
         );
+        let posted = bench(
+            home.path(),
+            server.port,
+            &[
+                "--clients",
+                "1000",
+                "--events",
+                "30",
+                "--rate",
+                "10",
+                "--post",
+            ],
+        );
         let loaded = rss_mib(server.child.id());
+        storms.push((server.name, storm, storm_peak, posted));
         rows.push((server.name, idle, blast, paced, fanout, loaded));
     }
     let ratio = rows[0].2["throughput_per_s"].as_f64().unwrap()
@@ -129,5 +170,19 @@ fn main() {
             fanout["latency"]["p99_ms"].as_f64().unwrap(),
         );
     }
-    println!("\nround-trip throughput ratio: {ratio:.1}x");
+    println!("\nround-trip throughput ratio: {ratio:.1}x\n");
+    println!(
+        "| server | 1,000 clients connecting at once: all connected in, peak RSS | 1,000 clients × 10 events/s posted to /api/events: delivered, p50 / p99 |"
+    );
+    println!("|---|---|---|");
+    for (name, storm, peak, posted) in &storms {
+        println!(
+            "| {name} | {:.0} ms, {peak:.1} MiB | {} of {}, {:.1} / {:.1} ms |",
+            storm["connect_ms"].as_f64().unwrap(),
+            posted["delivered"],
+            posted["expected"],
+            posted["latency"]["p50_ms"].as_f64().unwrap(),
+            posted["latency"]["p99_ms"].as_f64().unwrap(),
+        );
+    }
 }

@@ -57,6 +57,20 @@ async def health(request):
 app.router.add_get("/health", health)
 
 
+async def post_event(request):
+    """Hook posts, as Claude MPM's hooks send them: broadcast as claude_event."""
+    try:
+        body = await request.json()
+    except ValueError as e:
+        return web.Response(status=400, text=f"malformed JSON: {e}\n")
+    inner = body.get("data") if isinstance(body.get("data"), dict) else body
+    await sio.emit("claude_event", {"type": "claude_event", "subtype": inner.get("subtype"),
+                                    "data": inner.get("data") or {}})
+    return web.Response(status=204)
+
+app.router.add_post("/api/events", post_event)
+
+
 async def main():
     runner = web.AppRunner(app)
     await runner.setup()
