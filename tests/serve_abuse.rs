@@ -251,7 +251,7 @@ fn sigterm_with_posts_in_flight_delivers_every_acknowledged_event_and_exits_0() 
 }
 
 #[test]
-fn half_open_connections_are_closed_after_the_header_timeout() {
+fn half_open_connections_and_trickled_bodies_are_closed_after_10_s() {
     let home = tempfile::tempdir().unwrap();
     let serve = ServeProcess::start(home.path(), &[], &[]);
     let addr = serve.url.trim_start_matches("http://").to_owned();
@@ -260,8 +260,13 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
     trickle
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
+    // Whole headers, then a body that never comes.
+    let mut slow_body = TcpStream::connect(&addr).unwrap();
+    slow_body
+        .write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
     let started = Instant::now();
-    for stream in [&mut silent, &mut trickle] {
+    for stream in [&mut silent, &mut trickle, &mut slow_body] {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

@@ -288,8 +288,21 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
         Ok(url) => url,
         Err(e) => {
             // A server that did not come up as promised is not left running behind the error.
+            // SIGTERM first, so it removes its PID file; SIGKILL only if it will not go.
             if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                let deadline = Instant::now() + super::DRAIN_TIMEOUT + Duration::from_secs(1);
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if matches!(child.try_wait(), Ok(None)) {
+                    let _ = child.kill();
+                }
                 let _ = child.wait();
             }
             let status = child

@@ -90,15 +90,16 @@ impl Dashboard {
                 }
             }
         }
+        let looked = if tried.is_empty() {
+            format!("there is no {}/lib/python3*", prefix.display())
+        } else {
+            let places: Vec<String> = tried.iter().map(|p| format!("'{}'", p.display())).collect();
+            format!("looked in {}", places.join(", "))
+        };
         bail!(
-            "claude-mpm at '{}' runs '{}', whose packages hold no dashboard build (looked in {}); give the build's directory (serve --dashboard DIR)",
+            "claude-mpm at '{}' runs '{}', whose packages hold no dashboard build ({looked}); give the build's directory (serve --dashboard DIR)",
             script.display(),
             python.display(),
-            tried
-                .iter()
-                .map(|p| format!("'{}'", p.display()))
-                .collect::<Vec<_>>()
-                .join(", ")
         )
     }
 
@@ -237,8 +238,9 @@ mod tests {
         script(root.path(), "#!/nowhere/bin/python");
         let empty = Dashboard::installed(root.path().as_os_str()).unwrap_err();
         assert!(
-            empty.to_string().contains("holds no dashboard build")
-                || empty.to_string().contains("no prefix"),
+            empty.to_string().contains(
+                "whose packages hold no dashboard build (there is no /nowhere/lib/python3*)"
+            ),
             "{empty}"
         );
         let not_a_build = Dashboard::at(root.path()).unwrap_err();

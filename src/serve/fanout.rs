@@ -64,6 +64,8 @@ impl Aggregate {
 #[derive(Debug, Default)]
 struct Inner {
     backlog: HashMap<Sid, Backlog>,
+    /// Each client's turn for replies waiting for room.
+    waiting: HashMap<Sid, std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// A shared broadcast was refused by a client not yet known: find it on the next event.
     find_refusers: bool,
     unattributed: Aggregate,
@@ -113,6 +115,19 @@ impl Fanout {
     #[must_use]
     pub fn evicted_clients(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Whether `sid`'s queue is known to be full.
+    #[must_use]
+    pub fn is_backlogged(&self, sid: Sid) -> bool {
+        self.lock().backlog.contains_key(&sid)
+    }
+
+    /// The turn a client's waiting replies take one at a time: only the holder polls for room,
+    /// the others sleep on the lock, so a client that asks faster than it reads costs parked
+    /// tasks, not wake-ups.
+    pub fn reply_turn(&self, sid: Sid) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        std::sync::Arc::clone(self.lock().waiting.entry(sid).or_default())
     }
 
     /// Clients whose queue is known to be full now.
@@ -230,7 +245,11 @@ impl Fanout {
     /// A client left: when its queue was full, the heartbeat it could not answer evicted it.
     /// Returns how many events it missed when it was evicted.
     pub fn forget(&self, sid: Sid, heartbeat_timeout: bool) -> Option<u64> {
-        let gone = self.lock().backlog.remove(&sid)?;
+        let gone = {
+            let mut inner = self.lock();
+            inner.waiting.remove(&sid);
+            inner.backlog.remove(&sid)?
+        };
         if heartbeat_timeout {
             self.evicted.fetch_add(1, Ordering::Relaxed);
             warn!(

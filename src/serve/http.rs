@@ -23,11 +23,34 @@ use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
 /// Bodies larger than this are refused, as the real server refuses over 1 MiB.
 pub const MAX_EVENT_BODY: usize = 1024 * 1024;
 
+/// A request body must arrive within this long: a post trickled a byte a minute would hold a
+/// connection (and a place under the cap) for good.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Refusals come from outside and can come by the thousand: one WARN line per kind per
+/// [`super::listen::LOG_EVERY`], with the count.
+#[derive(Clone, Debug, Default)]
+struct Refusals(Arc<std::sync::Mutex<super::listen::Throttled>>);
+
+impl Refusals {
+    fn warn(&self, what: &str) {
+        let due = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .hit();
+        if let Some(n) = due {
+            warn!("{what} ({n} refusal(s) of this kind since the last report)");
+        }
+    }
+}
+
 /// What the HTTP handlers need.
 #[derive(Clone)]
 struct App {
     state: Shared,
     io: SocketIo,
+    refused: Refusals,
     version: Arc<Value>,
 }
 
@@ -35,6 +58,7 @@ struct App {
 /// itself under whatever name the page used.
 #[derive(Clone, Debug)]
 pub struct Origins {
+    refused: Refusals,
     any: bool,
     allowed: Arc<Vec<String>>,
     /// The names the server answers to as itself (its configured host, its bound address).
@@ -56,6 +80,7 @@ impl Origins {
             .map(|n| crate::target::unbracket(n).to_ascii_lowercase())
             .collect();
         Origins {
+            refused: Refusals::default(),
             any,
             allowed: Arc::new(allowed),
             names: Arc::new(names),
@@ -139,9 +164,13 @@ pub fn router(
             origins,
             refuse_foreign_origin,
         ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ))
         .with_state(App {
             state,
             io,
+            refused: Refusals::default(),
             version: version_body,
         })
 }
@@ -163,10 +192,10 @@ async fn refuse_foreign_origin(
         .and_then(|h| h.to_str().ok());
     match origin {
         Some(origin) if !origins.allows(&origin, host) => {
-            warn!(
+            origins.refused.warn(&format!(
                 "refused request from origin {} (not in cors_origins)",
                 super::socket::logged(&origin)
-            );
+            ));
             let reason = format!(
                 "origin '{origin}' is not allowed: add it to cors_origins (SOCKETIO_CORS)\n"
             );
@@ -224,7 +253,7 @@ async fn post_event(
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            warn!("POST /api/events refused: {e}");
+            app.refused.warn(&format!("POST /api/events refused: {e}"));
             let reason = format!("event refused: {e} (limit {MAX_EVENT_BODY} bytes)\n");
             return (e.status(), reason).into_response();
         }
@@ -232,7 +261,8 @@ async fn post_event(
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            warn!("POST /api/events refused: malformed JSON: {e}");
+            app.refused
+                .warn(&format!("POST /api/events refused: malformed JSON: {e}"));
             return (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}\n")).into_response();
         }
     };

@@ -1,12 +1,13 @@
 //! serve's connection loop: what `axum::serve` does, plus the limits a server facing abuse needs.
 //!
-//! - A request's headers must arrive within [`HEADER_TIMEOUT`] (hyper's timer), so half-open
-//!   connections and trickled headers cannot pile up. (A trickled *body* is not yet timed.)
-//! - At most `max_connections` are open at once, websockets included (the count is held by
-//!   the connection's I/O, which a websocket upgrade keeps); past it, new connections wait in
-//!   the kernel's backlog, and one log line says so per [`LOG_EVERY`].
-//! - Accept errors (fd exhaustion above all) are logged at most once per [`LOG_EVERY`], with
-//!   how many there were.
+//! - A request's headers must arrive within [`HEADER_TIMEOUT`] (hyper's timer), and a TLS
+//!   handshake within its own timeout, so half-open connections and trickled headers cannot
+//!   pile up. (Bodies are timed by the router.)
+//! - At most `max_connections` are open at once, TLS handshakes and websockets included (the
+//!   place is held by the connection's I/O, which a websocket upgrade keeps); past it, new
+//!   connections wait in the kernel's backlog, and one log line says so per [`LOG_EVERY`].
+//! - Accept errors that mean running out (descriptors above all) are logged at most once per
+//!   [`LOG_EVERY`], with how many there were.
 
 use std::io;
 use std::pin::Pin;
@@ -19,8 +20,9 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_native_tls::TlsAcceptor;
 use tracing::{debug, warn};
 
 /// A request's headers must be complete within this long of the connection being ready for them.
@@ -38,24 +40,6 @@ pub fn max_connections() -> usize {
     usize::try_from(soft.saturating_sub(128))
         .unwrap_or(usize::MAX)
         .clamp(64, 8192)
-}
-
-/// Where connections come from: plain TCP, or TLS over it.
-pub trait Accept: Send + 'static {
-    /// One connection's stream.
-    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// The next connection; an error is the listener's (e.g. out of file descriptors).
-    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Io>> + Send;
-}
-
-impl Accept for TcpListener {
-    type Io = TcpStream;
-    async fn accept(&mut self) -> io::Result<TcpStream> {
-        let (stream, _) = TcpListener::accept(self).await?;
-        // Socket.IO sends many small frames; Nagle would hold each for up to 40 ms.
-        let _ = stream.set_nodelay(true);
-        Ok(stream)
-    }
 }
 
 /// A condition worth one log line per [`LOG_EVERY`], with how often it happened meanwhile.
@@ -77,13 +61,14 @@ impl Throttled {
     }
 }
 
-/// Serves `app` on `listener` until `stop` turns true, then lets open connections finish (the
-/// caller bounds how long it waits).
+/// Serves `app` on `listener` (TLS when `tls` is given) until `stop` turns true, then lets open
+/// connections finish (the caller bounds how long it waits).
 ///
 /// # Errors
 /// Never at present; the result leaves room for a listener that can fail for good.
-pub async fn serve<L: Accept>(
-    mut listener: L,
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: Router,
     max_connections: usize,
     mut stop: watch::Receiver<bool>,
@@ -109,12 +94,12 @@ pub async fn serve<L: Accept>(
                 _ = stop.wait_for(|s| *s) => break,
             }
         };
-        let stream = tokio::select! {
+        let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|s| *s) => break,
         };
-        let stream = match stream {
-            Ok(stream) => stream,
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
             // One connection that failed before it was accepted (reset, aborted): the next.
             Err(e) if !out_of_resources(&e) => {
                 debug!("a connection failed as it was accepted: {e}");
@@ -129,32 +114,23 @@ pub async fn serve<L: Accept>(
                 continue;
             }
         };
-        let io = TokioIo::new(Counted {
-            io: stream,
-            _permit: permit,
-        });
-        let service = TowerToHyperService::new(app.clone());
-        let mut closing = connections.clone();
+        // Socket.IO sends many small frames; Nagle would hold each for up to 40 ms.
+        let _ = stream.set_nodelay(true);
+        let (app, tls, closing) = (app.clone(), tls.clone(), connections.clone());
         tokio::spawn(async move {
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(io, service)
-                .with_upgrades();
-            let mut connection = std::pin::pin!(connection);
-            let mut asked = false;
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            debug!("connection ended: {e}");
+            match tls {
+                None => connection(Counted::new(stream, permit), app, closing).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        super::tls::HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    );
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            connection(Counted::new(stream, permit), app, closing).await;
                         }
-                        break;
-                    }
-                    changed = closing.changed(), if !asked => {
-                        asked = true;
-                        let _ = changed;
-                        connection.as_mut().graceful_shutdown();
+                        Ok(Err(e)) => debug!("TLS handshake failed: {e}"),
+                        Err(_) => debug!("TLS handshake timed out"),
                     }
                 }
             }
@@ -166,6 +142,35 @@ pub async fn serve<L: Accept>(
     let _ = graceful.send(());
     graceful.closed().await;
     Ok(())
+}
+
+/// Serves one connection until it ends, or finishes its request and ends when `closing` says.
+async fn connection<T>(io: Counted<T>, app: Router, mut closing: watch::Receiver<()>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let mut asked = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    debug!("connection ended: {e}");
+                }
+                return;
+            }
+            _ = closing.changed(), if !asked => {
+                asked = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }
 
 /// Whether an accept error is the process or system running out of something (descriptors,
@@ -184,6 +189,15 @@ fn out_of_resources(e: &io::Error) -> bool {
 struct Counted<T> {
     io: T,
     _permit: OwnedSemaphorePermit,
+}
+
+impl<T> Counted<T> {
+    fn new(io: T, permit: OwnedSemaphorePermit) -> Counted<T> {
+        Counted {
+            io,
+            _permit: permit,
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {

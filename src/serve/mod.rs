@@ -103,10 +103,13 @@ impl Running {
             warn!("clients did not close by the drain deadline");
         }
         let _ = self.shutdown.send(true);
-        match tokio::time::timeout_at(deadline, self.task).await {
+        let mut task = self.task;
+        match tokio::time::timeout_at(deadline, &mut task).await {
             Ok(Ok(result)) => result.context("the server failed"),
             Ok(Err(join)) => Err(anyhow::anyhow!("the server task failed: {join}")),
             Err(_) => {
+                // In-process (the console's --demo) nothing else would end them.
+                task.abort();
                 warn!(
                     "connections still open after {DRAIN_TIMEOUT:?} (a request never finished sending) were dropped"
                 );
@@ -167,13 +170,7 @@ pub fn spawn_with(
         shutdown.subscribe(),
     ));
     let cap = listen::max_connections();
-    let task = match tls {
-        None => tokio::spawn(listen::serve(listener, app, cap, stopping)),
-        Some(acceptor) => {
-            let listener = tls::TlsListener::new(listener, acceptor);
-            tokio::spawn(listen::serve(listener, app, cap, stopping))
-        }
-    };
+    let task = tokio::spawn(listen::serve(listener, tls, app, cap, stopping));
     info!("listening on {scheme}://{addr}");
     Ok(Running {
         addr,

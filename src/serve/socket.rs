@@ -352,20 +352,38 @@ const REPLY_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Emits to one client. A full queue means the client is reading slower than it asks: the
 /// reply waits for room (only this client's handler waits) instead of being dropped, and is
-/// given up, counted, only after [`REPLY_PATIENCE`]. A client that is leaving loses nothing.
+/// given up, counted, only after [`REPLY_PATIENCE`]. A client's waiting replies take turns
+/// (only one polls for room, with back-off), and a client already known to be full gets no
+/// wait at all: one that floods requests while reading nothing must not busy the server. A
+/// client that is leaving loses nothing.
 pub async fn emit_to(socket: &SocketRef, state: &ServerState, name: &str, payload: &Value) {
     debug!("emit event={name} sid={}", socket.id);
+    let first = socket.emit(name, payload);
+    let full = matches!(
+        first,
+        Err(SendError::Socket(SocketError::InternalChannelFull))
+    );
+    if !full || state.fanout.is_backlogged(socket.id) {
+        return state.fanout.note_reply(socket, name, first);
+    }
     let deadline = tokio::time::Instant::now() + REPLY_PATIENCE;
-    loop {
+    let turn = state.fanout.reply_turn(socket.id);
+    let Ok(_turn) = tokio::time::timeout_at(deadline, turn.lock()).await else {
+        return state.fanout.note_reply(socket, name, first);
+    };
+    let mut pause = Duration::from_millis(1);
+    let result = loop {
         match socket.emit(name, payload) {
             Err(SendError::Socket(SocketError::InternalChannelFull))
                 if tokio::time::Instant::now() < deadline =>
             {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
             }
-            result => return state.fanout.note_reply(socket, name, result),
+            result => break result,
         }
-    }
+    };
+    state.fanout.note_reply(socket, name, result);
 }
 
 #[cfg(test)]
