@@ -41,6 +41,9 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// client fetches at once what a broadcast queued, a websocket's writer sends it.
 pub const FLUSH_GRACE: Duration = Duration::from_millis(250);
 
+/// Each websocket's read buffer; a larger frame is read in more than one go.
+const WS_READ_BUFFER: usize = 1024;
+
 /// Engine.IO maximum payload, as Claude MPM's server sets it (its client emits can be large).
 const MAX_PAYLOAD: u64 = 1_000_000;
 
@@ -150,6 +153,9 @@ pub fn spawn_with(
     let state = Arc::new(state);
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(client_queue_packets(settings.max_buffer_size))
+        // Clients send small frames (pongs, requests); the server is the one that writes.
+        // engineioxide's default of 4 KiB per websocket was 4 MB of a 1,000-client storm.
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .ping_timeout(Duration::from_secs(settings.timeout_secs.into()))
         .max_payload(MAX_PAYLOAD)
         .with_state(Arc::clone(&state))
