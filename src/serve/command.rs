@@ -33,7 +33,13 @@ pub fn run(
     dashboard: Option<&Option<std::path::PathBuf>>,
 ) -> ExitCode {
     let outcome = if daemon {
-        detach(resolved)
+        // Checked here too, so a missing build is said before detaching, not found in a log.
+        match dashboard {
+            Some(Some(dir)) => Dashboard::at(dir).and_then(|_| detach(resolved)),
+            Some(None) => Dashboard::installed(&std::env::var_os("PATH").unwrap_or_default())
+                .and_then(|_| detach(resolved)),
+            None => detach(resolved),
+        }
     } else {
         serve_foreground(resolved, dashboard)
     };

@@ -119,9 +119,7 @@ fn count_changed(io: &SocketIo, state: &Shared) {
         tokio::task::yield_now().await;
         // Cleared before the count is read: a change after this read schedules another send.
         state.count_due.store(false, Ordering::Release);
-        let count = io.of("/").map_or(0, |ns| {
-            ns.sockets().iter().filter(|s| s.connected()).count()
-        });
+        let count = client_count(&io);
         *state
             .count_sent
             .lock()
@@ -324,10 +322,14 @@ pub fn logged(value: &str) -> String {
     }
 }
 
-/// Connected clients; 0 once the server is shutting down (`io.sockets()` would panic then).
+/// Connected clients, not counting those already closing; 0 once the server is shutting down
+/// (`io.sockets()` would panic then). `/health`, heartbeats and `dashboard:client:count` all
+/// use this one count.
 #[must_use]
 pub fn client_count(io: &SocketIo) -> usize {
-    io.of("/").map_or(0, |ns| ns.sockets().len())
+    io.of("/").map_or(0, |ns| {
+        ns.sockets().iter().filter(|s| s.connected()).count()
+    })
 }
 
 /// Emits to every client; what a live client did not get is counted (see [`super::fanout`]).
