@@ -205,7 +205,7 @@ fn sigterm_with_posts_in_flight_delivers_every_acknowledged_event_and_exits_0() 
     std::thread::sleep(Duration::from_millis(500));
     // A request that never finishes sending, held open across the stop.
     let mut half = TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-    half.write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    half.write_all(b"POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         .unwrap();
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let posters: Vec<_> = (0..4)
@@ -258,12 +258,12 @@ fn half_open_connections_and_trickled_bodies_are_closed_after_10_s() {
     let mut silent = TcpStream::connect(&addr).unwrap();
     let mut trickle = TcpStream::connect(&addr).unwrap();
     trickle
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .unwrap();
     // Whole headers, then a body that never comes.
     let mut slow_body = TcpStream::connect(&addr).unwrap();
     slow_body
-        .write_all(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .write_all(b"POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         .unwrap();
     let started = Instant::now();
     for stream in [&mut silent, &mut trickle, &mut slow_body] {
@@ -457,6 +457,13 @@ fn cors_lets_loopback_pages_and_the_server_itself_in_and_keeps_others_out() {
         403,
         "rebinding"
     );
+    // Its same-origin GETs carry no Origin at all: the Host alone must keep it out.
+    let same_origin_get = http
+        .get(format!("{}/health", serve.url))
+        .header("Host", &rebound)
+        .send()
+        .unwrap();
+    assert_eq!(same_origin_get.status(), 403, "rebinding without Origin");
     for origin in [
         "http://evil.example",
         "http://localhost.evil.example:3000",
@@ -548,4 +555,99 @@ fn a_connect_storm_sends_few_client_counts_and_the_last_is_true() {
     assert_eq!(counts.last(), Some(&201), "{counts:?}");
     assert_eq!(health(&serve.url)["clients"], 201);
     drop(sessions);
+}
+
+#[test]
+fn a_websocket_client_that_stops_reading_is_cut_off_and_counted() {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let home = tempfile::tempdir().unwrap();
+    // A 5 s ping timeout, which is also how long a write may wait for a client taking nothing.
+    let env = [("SOCKETIO_TIMEOUT", "5"), ("SOCKETIO_BUFFER_SIZE", "128")];
+    let serve = ServeProcess::start(home.path(), &[], &env);
+    let url = serve.url.clone();
+    let rt = runtime();
+    // Connects, joins the namespace, and never reads again (nor answers a ping).
+    let stalled = rt.block_on(async {
+        let ws_url = format!(
+            "{}/socket.io/?EIO=4&transport=websocket",
+            url.replace("http://", "ws://")
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+        ws.send(Message::Text("40".into())).await.unwrap();
+        ws
+    });
+    wait_until("the client joins", WAIT, || health(&url)["clients"] == 1);
+    // 240 events of 300 KB at once: the kernel's buffers fill, the server's write to it waits
+    // and its 128-packet queue fills, before the heartbeat gives up on it. Closing it then used
+    // to wait behind that write for good.
+    let posters: Vec<_> = (0..4)
+        .map(|p| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let pad = "p".repeat(300_000);
+                for i in 0..60 {
+                    let mut body = hook("pre_tool", &format!("w-{p}-{i}"), "Read");
+                    body["data"]["data"]["pad"] = json!(pad);
+                    post_event(&url, &body);
+                }
+            })
+        })
+        .collect();
+    for p in posters {
+        p.join().unwrap();
+    }
+    let started = Instant::now();
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while Instant::now() < deadline {
+        last = health(&url);
+        if last["clients"] == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = log_text(home.path());
+    let disconnects: Vec<&str> = log.lines().filter(|l| l.contains("disconnect")).collect();
+    eprintln!(
+        "cut off {:?} after the last post: {last}\n{disconnects:#?}",
+        started.elapsed()
+    );
+    assert_eq!(last["clients"], 0, "still connected after a minute: {last}");
+    // Its queue filled (events it did not get), so it was evicted, and counted.
+    assert!(last["emit_failures"].as_u64().unwrap() > 0, "{last}");
+    assert_eq!(last["evicted_clients"], 1, "{last}");
+    drop(stalled);
+}
+
+#[test]
+fn history_answers_are_one_per_client_per_second() {
+    let home = tempfile::tempdir().unwrap();
+    let serve = ServeProcess::start(home.path(), &[], &[]);
+    post_event(&serve.url, &hook("pre_tool", "h-1", "Read"));
+    let answers = runtime().block_on(async {
+        let mut client = connect(&serve.url, Transport::Websocket, WAIT)
+            .await
+            .unwrap();
+        for _ in 0..20 {
+            client
+                .emit("hook:history:get", json!({"limit": 10}))
+                .await
+                .unwrap();
+        }
+        let mut answers = Vec::new();
+        for _ in 0..20 {
+            answers.push(
+                client
+                    .wait_for("hook:history:response", WAIT)
+                    .await
+                    .unwrap()
+                    .data,
+            );
+        }
+        answers
+    });
+    let full = answers.iter().filter(|a| a["total"] == 1).count();
+    let refused = answers.iter().filter(|a| a["error"].is_string()).count();
+    assert_eq!((full, refused), (1, 19), "{answers:#?}");
 }

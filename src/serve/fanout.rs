@@ -3,8 +3,10 @@
 //! socketioxide's broadcast encodes an event once and shares it among the clients' queues, but
 //! its errors do not say which client refused. So the server keeps a list of *backlogged*
 //! clients (a queue known to be full): events go to everyone else by one shared broadcast, and
-//! to each backlogged client one by one, so its refusals are its own. After a shared broadcast
-//! that some unknown client refused, the next event is sent one by one to find who.
+//! to each backlogged client one by one, so its refusals are its own. When a shared broadcast
+//! is refused by a client not yet known, a small `heartbeat` (an event Claude MPM's dashboard
+//! listens for anyway) goes to every client one by one at once: the full ones refuse it too,
+//! and are known from then on. The event itself is never copied per client to find them.
 //!
 //! A closing or closed socket is not a failure: the client is leaving. A backlogged client is
 //! evicted by engineioxide itself: the ping it cannot queue ends the session with a heartbeat
@@ -25,10 +27,6 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// The room backlogged clients are put in, so the shared broadcast skips them.
 const BACKLOGGED: &str = "mpm-top:backlogged";
-
-/// Events above this size are never sent one by one to find a full client: that would copy them
-/// once per client. The next smaller event (a heartbeat at the latest) finds them instead.
-const ATTRIBUTE_MAX_BYTES: usize = 64 * 1024;
 
 /// A client whose queue was found full.
 #[derive(Debug)]
@@ -64,10 +62,10 @@ impl Aggregate {
 #[derive(Debug, Default)]
 struct Inner {
     backlog: HashMap<Sid, Backlog>,
+    /// When each client last got a full history answer.
+    history_sent: HashMap<Sid, Instant>,
     /// Each client's turn for replies waiting for room.
     waiting: HashMap<Sid, std::sync::Arc<tokio::sync::Mutex<()>>>,
-    /// A shared broadcast was refused by a client not yet known: find it on the next event.
-    find_refusers: bool,
     unattributed: Aggregate,
 }
 
@@ -130,6 +128,19 @@ impl Fanout {
         std::sync::Arc::clone(self.lock().waiting.entry(sid).or_default())
     }
 
+    /// Whether `sid` may have a full history answer now (at most one per
+    /// [`super::socket::HISTORY_EVERY`]); taking it starts the next wait.
+    pub fn history_turn(&self, sid: Sid) -> bool {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let last = inner.history_sent.get(&sid).copied();
+        let due = last.is_none_or(|t| now.duration_since(t) >= super::socket::HISTORY_EVERY);
+        if due {
+            inner.history_sent.insert(sid, now);
+        }
+        due
+    }
+
     /// Clients whose queue is known to be full now.
     #[must_use]
     pub fn backlogged_clients(&self) -> usize {
@@ -137,7 +148,7 @@ impl Fanout {
     }
 
     /// Sends `name` to every connected client.
-    pub async fn broadcast(&self, io: &SocketIo, name: &str, payload: &Value, size: usize) {
+    pub async fn broadcast(&self, io: &SocketIo, name: &str, payload: &Value) {
         // Once shutdown has begun socketioxide removes the namespace, and `io.emit` would panic
         // (a heartbeat or a post in flight may still broadcast): nobody is left to tell.
         let Some(everyone) = io.of("/") else {
@@ -145,20 +156,7 @@ impl Fanout {
             return;
         };
         debug!("emit event={name} to=all");
-        let (one_by_one, backlogged) = {
-            let mut inner = self.lock();
-            let find = inner.find_refusers && size <= ATTRIBUTE_MAX_BYTES;
-            if find {
-                inner.find_refusers = false;
-            }
-            (find, inner.backlog.keys().copied().collect::<Vec<_>>())
-        };
-        if one_by_one {
-            for socket in everyone.sockets() {
-                self.note(&socket, name, outcome(socket.emit(name, payload)));
-            }
-            return;
-        }
+        let backlogged: Vec<Sid> = self.lock().backlog.keys().copied().collect();
         // The shared broadcast first: a backlogged client that takes its copy below leaves the
         // room, and would be counted in a broadcast that came after.
         let shared = if backlogged.is_empty() {
@@ -186,14 +184,32 @@ impl Fanout {
                 .count() as u64;
             if refused > 0 {
                 self.emit_failures.fetch_add(refused, Ordering::Relaxed);
-                let mut inner = self.lock();
-                inner.find_refusers = true;
-                if let Some(n) = inner.unattributed.add(refused, Instant::now()) {
+                if let Some(n) = self.lock().unattributed.add(refused, Instant::now()) {
                     warn!("{n} event(s) not delivered: a client's queue is full (finding which)");
                 }
+                self.find_full(&everyone);
             }
         } else if let Err(e) = shared {
             warn!("emit event={name} to=all failed: {e}");
+        }
+    }
+
+    /// Sends a small `heartbeat` to each client not yet known to be full, one by one: those whose
+    /// queue is full refuse it and become known.
+    fn find_full(&self, everyone: &socketioxide::operators::BroadcastOperators) {
+        let probe = serde_json::json!({
+            "timestamp": super::socket::now_rfc3339(),
+            "service": super::socket::SERVICE,
+            "check": "delivery",
+        });
+        for socket in everyone.clone().sockets() {
+            if !self.is_backlogged(socket.id) {
+                self.note(
+                    &socket,
+                    "heartbeat",
+                    outcome(socket.emit("heartbeat", &probe)),
+                );
+            }
         }
     }
 
@@ -242,15 +258,17 @@ impl Fanout {
         self.note(socket, name, outcome(result));
     }
 
-    /// A client left: when its queue was full, the heartbeat it could not answer evicted it.
+    /// A client left: when its queue was full and it was cut off (the heartbeat it could not
+    /// answer, or the write it never took), it was evicted.
     /// Returns how many events it missed when it was evicted.
-    pub fn forget(&self, sid: Sid, heartbeat_timeout: bool) -> Option<u64> {
+    pub fn forget(&self, sid: Sid, cut_off: bool) -> Option<u64> {
         let gone = {
             let mut inner = self.lock();
             inner.waiting.remove(&sid);
+            inner.history_sent.remove(&sid);
             inner.backlog.remove(&sid)?
         };
-        if heartbeat_timeout {
+        if cut_off {
             self.evicted.fetch_add(1, Ordering::Relaxed);
             warn!(
                 "evicted sid={sid}: its queue stayed full for {} ms and it missed {} event(s)",

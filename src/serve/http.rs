@@ -78,6 +78,7 @@ impl Origins {
         let names = names
             .iter()
             .map(|n| crate::target::unbracket(n).to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
             .collect();
         Origins {
             refused: Refusals::default(),
@@ -85,6 +86,29 @@ impl Origins {
             allowed: Arc::new(allowed),
             names: Arc::new(names),
         }
+    }
+
+    /// Whether `host` (a request's `Host` header, with its port) names this server: an IP
+    /// address, `localhost`, or one of its own names. A domain name pointed here by someone
+    /// else's DNS (rebinding) is not, so a page there cannot read even same-origin answers,
+    /// which carry no `Origin` to check.
+    #[must_use]
+    pub fn is_own_host(&self, host: &str) -> bool {
+        let name = match host.rsplit_once(':') {
+            // `[::1]:8765`, `localhost:8765`; a bare IPv6 literal has colons but no brackets.
+            Some((name, port))
+                if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') =>
+            {
+                name
+            }
+            _ => host,
+        };
+        let name = crate::target::unbracket(name)
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name == "localhost"
+            || self.names.contains(&name)
     }
 
     /// Whether a page from `origin` may talk to the server, asked for `host` (the request's
@@ -189,7 +213,19 @@ async fn refuse_foreign_origin(
     let host = request
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+        .map(|h| h.to_str().unwrap_or("?"));
+    if let Some(host) = host
+        && !origins.is_own_host(host)
+    {
+        origins.refused.warn(&format!(
+            "refused request for host {} (not a name of this server)",
+            super::socket::logged(host)
+        ));
+        let reason = format!(
+            "host '{host}' is not a name of this server: a page whose domain was pointed at this machine (DNS rebinding) must not read it; use localhost, an IP address, or the configured host\n"
+        );
+        return (StatusCode::FORBIDDEN, reason).into_response();
+    }
     match origin {
         Some(origin) if !origins.allows(&origin, host) => {
             origins.refused.warn(&format!(
@@ -318,5 +354,31 @@ mod tests {
             assert!(!o.allows(origin, host), "{origin} {host:?}");
         }
         assert!(Origins::new(&["*".into()], &[]).allows("http://anything.example", None));
+    }
+
+    #[test]
+    fn only_the_servers_own_names_are_hosts() {
+        let o = Origins::new(&[], &["myhost".into(), "0.0.0.0".into()]);
+        for host in [
+            "127.0.0.1:8765",
+            "localhost:8765",
+            "LOCALHOST",
+            "localhost.:1",
+            "[::1]:8765",
+            "::1",
+            "10.1.2.3:80",
+            "myhost:8765",
+        ] {
+            assert!(o.is_own_host(host), "{host}");
+        }
+        for host in [
+            "evil.test:8765",
+            "localhost.evil.test",
+            "myhost.evil:1",
+            "?",
+            "",
+        ] {
+            assert!(!o.is_own_host(host), "{host}");
+        }
     }
 }

@@ -8,6 +8,10 @@
 //!   connections wait in the kernel's backlog, and one log line says so per [`LOG_EVERY`].
 //! - Accept errors that mean running out (descriptors above all) are logged at most once per
 //!   [`LOG_EVERY`], with how many there were.
+//! - A connection whose client takes no bytes at all for `write_stall` (the ping timeout) is
+//!   ended. engineioxide's heartbeat closes such a websocket, but the close waits behind the
+//!   write the client never takes, so without this it stayed, queue and all, until the client
+//!   read again.
 
 use std::io;
 use std::pin::Pin;
@@ -61,6 +65,15 @@ impl Throttled {
     }
 }
 
+/// What one server's connections may cost.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// How long a write may wait for a client that takes no bytes.
+    pub write_stall: Duration,
+}
+
 /// Serves `app` on `listener` (TLS when `tls` is given) until `stop` turns true, then lets open
 /// connections finish (the caller bounds how long it waits).
 ///
@@ -70,9 +83,13 @@ pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
-    max_connections: usize,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    let Limits {
+        max_connections,
+        write_stall,
+    } = limits;
     let permits = Arc::new(Semaphore::new(max_connections));
     // Every connection task holds a receiver: `closed()` on the sender is "all have ended".
     let (graceful, connections) = watch::channel(());
@@ -119,7 +136,10 @@ pub async fn serve(
         let (app, tls, closing) = (app.clone(), tls.clone(), connections.clone());
         tokio::spawn(async move {
             match tls {
-                None => connection(Counted::new(stream, permit), app, closing).await,
+                None => {
+                    let io = Counted::new(stream, permit, write_stall);
+                    connection(io, app, closing).await;
+                }
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(
                         super::tls::HANDSHAKE_TIMEOUT,
@@ -127,7 +147,8 @@ pub async fn serve(
                     );
                     match handshake.await {
                         Ok(Ok(stream)) => {
-                            connection(Counted::new(stream, permit), app, closing).await;
+                            let io = Counted::new(stream, permit, write_stall);
+                            connection(io, app, closing).await;
                         }
                         Ok(Err(e)) => debug!("TLS handshake failed: {e}"),
                         Err(_) => debug!("TLS handshake timed out"),
@@ -185,18 +206,48 @@ fn out_of_resources(e: &io::Error) -> bool {
 }
 
 /// A connection's stream holding its place under the cap until it is dropped, which for an
-/// upgraded websocket is when the websocket ends.
+/// upgraded websocket is when the websocket ends; its writes fail once the client has taken
+/// nothing for `stall`.
 struct Counted<T> {
     io: T,
     _permit: OwnedSemaphorePermit,
+    stall: Duration,
+    /// Running while a write waits; reset by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<T> Counted<T> {
-    fn new(io: T, permit: OwnedSemaphorePermit) -> Counted<T> {
+    fn new(io: T, permit: OwnedSemaphorePermit, stall: Duration) -> Counted<T> {
         Counted {
             io,
             _permit: permit,
+            stall,
+            stalled: None,
         }
+    }
+
+    /// What a write came to: progress resets the stall timer, waiting runs it, and a wait past
+    /// `stall` is an error that ends the connection.
+    fn watch<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let stall = self.stall;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took no data for {stall:?}"),
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -216,11 +267,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -232,7 +285,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

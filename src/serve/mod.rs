@@ -162,7 +162,13 @@ pub fn spawn_with(
         .build_layer();
     socket::register(&io);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let names = [settings.host.clone(), addr.ip().to_string()];
+    // The machine's own name too, for a server other machines reach by it.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let names = [
+        settings.host.clone(),
+        addr.ip().to_string(),
+        hostname.trim().to_owned(),
+    ];
     let origins = http::Origins::new(&settings.cors_origins, &names);
     let app = http::router(Arc::clone(&state), io.clone(), layer, origins, dashboard).layer(
         axum::middleware::from_fn_with_state(poll_split::Overflow::default(), poll_split::split),
@@ -175,8 +181,12 @@ pub fn spawn_with(
         heartbeat,
         shutdown.subscribe(),
     ));
-    let cap = listen::max_connections();
-    let task = tokio::spawn(listen::serve(listener, tls, app, cap, stopping));
+    let limits = listen::Limits {
+        max_connections: listen::max_connections(),
+        // A client that takes no bytes for a whole ping timeout cannot be answering pings.
+        write_stall: Duration::from_secs(settings.timeout_secs.max(1).into()),
+    };
+    let task = tokio::spawn(listen::serve(listener, tls, app, limits, stopping));
     info!("listening on {scheme}://{addr}");
     Ok(Running {
         addr,

@@ -10,7 +10,7 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide::{SendError, SocketError, SocketIo, TransportType};
 use tracing::{debug, info};
 
-use super::history::{REPLY_BYTES, json_size};
+use super::history::REPLY_BYTES;
 use super::hook::{HookEvent, pass_through};
 use super::state::State as ServerState;
 
@@ -81,10 +81,13 @@ async fn on_disconnect(
     State(state): State<Shared>,
 ) {
     state.forget_client(&socket.id.to_string());
-    state.fanout.forget(
-        socket.id,
-        matches!(reason, DisconnectReason::HeartbeatTimeout),
+    // A full client is cut off by the heartbeat it cannot answer, or by the write it never
+    // takes (`listen.rs`); a client that closed or left is not evicted.
+    let cut_off = matches!(
+        reason,
+        DisconnectReason::HeartbeatTimeout | DisconnectReason::TransportError
     );
+    state.fanout.forget(socket.id, cut_off);
     let clients = io.of("/").map_or(0, |ns| {
         ns.sockets().iter().filter(|s| s.id != socket.id).count()
     });
@@ -249,6 +252,14 @@ async fn on_history_get(socket: SocketRef, data: TryData<Value>, State(state): S
         .and_then(Value::as_u64)
         .unwrap_or(100);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // Each answer is a copy of up to 1 MiB in this client's queue: a client asking in a loop
+    // while reading nothing would hold gigabytes. One full answer per second; in between, an
+    // empty one that says why.
+    if !state.fanout.history_turn(socket.id) {
+        let response = json!({"events": [], "total": 0, "filters": {"limit": limit},
+            "error": format!("one history answer per client per {HISTORY_EVERY:?}: ask again later")});
+        return emit_to(&socket, &state, "hook:history:response", &response).await;
+    }
     let mut history = state.history(limit, REPLY_BYTES);
     let events = history["events"].take();
     let response =
@@ -334,10 +345,7 @@ pub fn client_count(io: &SocketIo) -> usize {
 
 /// Emits to every client; what a live client did not get is counted (see [`super::fanout`]).
 pub async fn broadcast(io: &SocketIo, state: &ServerState, name: &str, payload: &Value) {
-    state
-        .fanout
-        .broadcast(io, name, payload, json_size(payload))
-        .await;
+    state.fanout.broadcast(io, name, payload).await;
 }
 
 /// Seconds since the Unix epoch, with fractions: the number Claude MPM's server sends as
@@ -348,6 +356,9 @@ pub fn now_epoch_secs() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// A client gets at most one full `hook:history:response` per this long.
+pub const HISTORY_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a direct reply waits for room in a client's full queue before it is given up.
 const REPLY_PATIENCE: Duration = Duration::from_secs(1);
