@@ -137,18 +137,19 @@ pub struct TestArgs {
 /// Options of `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Round trips to measure
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// Round trips to measure (fan-out: events to send)
+    #[arg(long, value_name = "N", default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..))]
     pub events: u32,
-    /// Fan-out mode: this many clients receive a broadcast
-    #[arg(long, value_name = "K")]
+    /// Fan-out mode: this many clients receive a broadcast (1 to 20,000)
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=20_000))]
     pub clients: Option<u32>,
-    /// Fan-out: send the events as hook posts (POST /api/events), as Claude MPM's hooks do,
-    /// instead of socket emits
+    /// With --clients: send the events as hook posts (POST /api/events), as Claude MPM's hooks
+    /// do, instead of socket emits
     #[arg(long, requires = "clients")]
     pub post: bool,
-    /// Target send rate in events per second (unlimited when absent)
-    #[arg(long, value_name = "N")]
+    /// Target send rate in events per second (round trips: unlimited when absent; fan-out: 10)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
     /// Engine.IO transport
     #[arg(long, value_enum, default_value = "websocket")]

@@ -135,11 +135,14 @@ fn serve_foreground(
     })
 }
 
-/// SIGTERM and SIGINT, listened for from the start: a signal that arrives before the server is
-/// up must still mean "stop cleanly", not the default "die now".
+/// SIGTERM, SIGINT, SIGHUP (the terminal went away) and SIGQUIT (Ctrl-backslash), listened
+/// for from the start: each means "stop cleanly", removing the PID file, even before the
+/// server is up.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -148,14 +151,18 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
             int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            quit: signal(SignalKind::quit()).context("cannot listen for SIGQUIT")?,
         })
     }
 
-    /// The first of SIGTERM or SIGINT, by name.
+    /// The first of them, by name.
     async fn first(&mut self) -> &'static str {
         tokio::select! {
             _ = self.term.recv() => "SIGTERM",
             _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.quit.recv() => "SIGQUIT",
         }
     }
 }

@@ -8,21 +8,27 @@
 //! The page hard-codes `http://localhost:8765` for its socket and its API calls, so it is live
 //! only when serve runs on 8765; serve says so when it starts elsewhere.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use axum::Router;
-use axum::http::StatusCode;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
 use serde_json::json;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeFile;
 
 /// Where Claude MPM's package keeps the dashboard build.
 const BUILD_IN_PACKAGE: &str = "claude_mpm/dashboard/static/svelte-build";
 
 /// The port the dashboard's page connects to, whatever served it.
 pub const DASHBOARD_PORT: u16 = 8765;
+
+/// Files of `_app/` indexed at most; Claude MPM's build has a few hundred.
+const MAX_ASSETS: usize = 20_000;
 
 /// A dashboard build to serve.
 #[derive(Clone, Debug)]
@@ -31,6 +37,9 @@ pub struct Dashboard {
     pub dir: PathBuf,
     /// claude-mpm's version and build number, when the build is inside its package.
     pub package: Option<(String, u64)>,
+    /// The files under `_app/` that are served, by their path below it: regular files only,
+    /// found without following symlinks, no dotfiles. Nothing else in DIR can be reached.
+    assets: Arc<HashMap<String, PathBuf>>,
 }
 
 impl Dashboard {
@@ -39,15 +48,24 @@ impl Dashboard {
     /// # Errors
     /// When `dir` has no `index.html`.
     pub fn at(dir: &Path) -> anyhow::Result<Dashboard> {
-        if !dir.join("index.html").is_file() {
+        if !dir.is_dir() {
+            bail!("'{}' is not a directory", dir.display());
+        }
+        // DIR itself may be a symlink; what is inside it is taken as it is, links not followed.
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+        if !regular(&dir.join("index.html")) {
             bail!(
-                "'{}' is not a dashboard build: it has no index.html",
+                "'{}' is not a dashboard build: it has no index.html (as a regular file)",
                 dir.display()
             );
         }
+        let mut assets = HashMap::new();
+        index_assets(&dir.join("_app"), "", &mut assets);
         Ok(Dashboard {
-            dir: dir.to_owned(),
-            package: package_version(dir),
+            package: package_version(&dir),
+            dir,
+            assets: Arc::new(assets),
         })
     }
 
@@ -107,10 +125,17 @@ impl Dashboard {
     /// Claude MPM (its config editor, its file browser) answer 501 with the reason.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let index = ServeFile::new(self.dir.join("index.html"));
-        Router::new()
-            .route_service("/", index)
-            .route_service("/favicon.svg", ServeFile::new(self.dir.join("favicon.svg")))
-            .nest_service("/_app", ServeDir::new(self.dir.join("_app")))
+        let favicon = self.dir.join("favicon.svg");
+        let mut router = Router::new().route_service("/", index);
+        // Like the assets: a regular file of the build, not a link out of it.
+        if std::fs::symlink_metadata(&favicon).is_ok_and(|m| m.is_file()) {
+            router = router.route_service("/favicon.svg", ServeFile::new(favicon));
+        }
+        router
+            .route(
+                "/_app/{*path}",
+                get(asset).with_state(Arc::clone(&self.assets)),
+            )
             .route("/api/working-directory", get(working_directory))
             .route("/api/config", any(belongs_to_claude_mpm))
             .route("/api/config/{*rest}", any(belongs_to_claude_mpm))
@@ -118,6 +143,66 @@ impl Dashboard {
             .route("/api/file", any(belongs_to_claude_mpm))
             .route("/api/file/{*rest}", any(belongs_to_claude_mpm))
             .route("/api/git-history", any(belongs_to_claude_mpm))
+    }
+}
+
+/// Regular files under `dir` by their path below it, without following symlinks or entering
+/// dot-directories, up to [`MAX_ASSETS`].
+fn index_assets(dir: &Path, prefix: &str, into: &mut HashMap<String, PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if into.len() >= MAX_ASSETS {
+            return;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let key = format!("{prefix}{name}");
+        if kind.is_dir() {
+            index_assets(&entry.path(), &format!("{key}/"), into);
+        } else if kind.is_file() {
+            into.insert(key, entry.path());
+        }
+    }
+}
+
+/// One file of `_app/`, if the build has it; its type from its extension.
+async fn asset(
+    State(assets): State<Arc<HashMap<String, PathBuf>>>,
+    UrlPath(path): UrlPath<String>,
+) -> Response {
+    let Some(file) = assets.get(&path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match tokio::fs::read(file).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path))], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The types a Svelte build holds.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js" | "mjs") => "text/javascript",
+        Some("css") => "text/css",
+        Some("json" | "map") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("woff") => "font/woff",
+        Some("ttf") => "font/ttf",
+        Some("wasm") => "application/wasm",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
     }
 }
 
@@ -216,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn only_regular_files_inside_the_build_are_served_no_links_no_dotfiles() {
+        let root = tempfile::tempdir().unwrap();
+        let build = build_in(root.path());
+        std::fs::create_dir_all(build.join("_app/immutable")).unwrap();
+        std::fs::write(build.join("_app/immutable/a.js"), "x").unwrap();
+        std::fs::write(build.join("_app/.hidden"), "secret").unwrap();
+        std::os::unix::fs::symlink("/", build.join("_app/root")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", build.join("_app/passwd")).unwrap();
+        let d = Dashboard::at(&build).unwrap();
+        let mut served: Vec<&String> = d.assets.keys().collect();
+        served.sort();
+        assert_eq!(served, ["immutable/a.js"]);
+    }
+
+    #[test]
     fn env_shebangs_are_followed_on_path() {
         let root = tempfile::tempdir().unwrap();
         let prefix = root.path().join("usr");
@@ -244,6 +344,12 @@ mod tests {
             "{empty}"
         );
         let not_a_build = Dashboard::at(root.path()).unwrap_err();
+        assert!(
+            Dashboard::at(&root.path().join("nothing-here"))
+                .unwrap_err()
+                .to_string()
+                .ends_with("is not a directory")
+        );
         assert!(
             not_a_build.to_string().contains("has no index.html"),
             "{not_a_build}"
