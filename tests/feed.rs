@@ -78,13 +78,18 @@ async fn the_feed_reconnects_when_the_server_comes_back() {
     })
     .await
     .unwrap();
-    feed.until("Connected again", |e| matches!(e, FeedEvent::Connected))
-        .await;
-    feed.until(
-        "dashboard:welcome from the new server",
-        named("dashboard:welcome"),
-    )
-    .await;
+    // The welcome is sent before the connect ack, so it may come before or after Connected:
+    // both must come, in either order.
+    let (mut connected, mut welcomed) = (false, false);
+    while !(connected && welcomed) {
+        let e = feed
+            .until("Connected again and the new server's welcome", |e| {
+                matches!(e, FeedEvent::Connected) || named("dashboard:welcome")(e)
+            })
+            .await;
+        connected |= matches!(e, FeedEvent::Connected);
+        welcomed |= !matches!(e, FeedEvent::Connected);
+    }
     let _ = feed.stop.send(true);
     drop(second);
 }
