@@ -265,8 +265,22 @@ fn half_open_connections_and_trickled_bodies_are_closed_after_10_s() {
     slow_body
         .write_all(b"POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         .unwrap();
+    // A body that keeps coming, a byte every 300 ms: never idle, never done.
+    let mut dripping = TcpStream::connect(&addr).unwrap();
+    dripping
+        .write_all(b"POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{")
+        .unwrap();
+    let mut drip = dripping.try_clone().unwrap();
+    let dripper = std::thread::spawn(move || {
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(300));
+            if drip.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    });
     let started = Instant::now();
-    for stream in [&mut silent, &mut trickle, &mut slow_body] {
+    for stream in [&mut silent, &mut trickle, &mut slow_body, &mut dripping] {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -280,8 +294,9 @@ fn half_open_connections_and_trickled_bodies_are_closed_after_10_s() {
         }
     }
     let took = started.elapsed();
-    eprintln!("half-open connections closed after {took:?}");
+    eprintln!("half-open connections and dripping bodies closed after {took:?}");
     assert!(took < Duration::from_secs(30), "never closed");
+    dripper.join().unwrap();
     assert_eq!(health(&serve.url)["status"], "running");
 }
 

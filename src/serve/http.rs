@@ -23,10 +23,6 @@ use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
 /// Bodies larger than this are refused, as the real server refuses over 1 MiB.
 pub const MAX_EVENT_BODY: usize = 1024 * 1024;
 
-/// A request body must arrive within this long: a post trickled a byte a minute would hold a
-/// connection (and a place under the cap) for good.
-pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Refusals come from outside and can come by the thousand: one WARN line per kind per
 /// [`super::listen::LOG_EVERY`], with the count.
 #[derive(Clone, Debug, Default)]
@@ -188,9 +184,7 @@ pub fn router(
             origins,
             refuse_foreign_origin,
         ))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            BODY_TIMEOUT,
-        ))
+        .layer(middleware::from_fn(super::deadline::body_deadline))
         .with_state(App {
             state,
             io,

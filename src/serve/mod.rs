@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod dashboard;
+mod deadline;
 pub mod fanout;
 pub mod history;
 pub mod hook;
