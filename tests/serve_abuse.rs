@@ -666,3 +666,35 @@ fn history_answers_are_one_per_client_per_second() {
     let refused = answers.iter().filter(|a| a["error"].is_string()).count();
     assert_eq!((full, refused), (1, 19), "{answers:#?}");
 }
+
+#[test]
+fn a_stderr_nobody_reads_does_not_stop_the_server() {
+    let home = tempfile::tempdir().unwrap();
+    // stderr is a pipe this test holds and never reads: it fills at 64 KiB.
+    let mut child = mpm_top_command(home.path(), &[])
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, port) = common::first_line_port(&mut child);
+    let url = format!(
+        "http://127.0.0.1:{}",
+        port.unwrap_or_else(|| panic!("{line}"))
+    );
+    // ~3,000 log lines, several times what the pipe holds.
+    for i in 0..3000 {
+        post_event(&url, &hook("pre_tool", &format!("e-{i}"), "Read"));
+    }
+    let h = health(&url);
+    assert_eq!(h["events"]["tool_event"], 3000);
+    // Every line still reached the log file, which nothing blocks.
+    wait_until("the log has every event", WAIT, || {
+        log_text(home.path()).matches("tool_start").count() == 3000
+    });
+    common::signal(child.id(), nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        wait_with_timeout(&mut child, Duration::from_secs(15)),
+        Some(0)
+    );
+}

@@ -98,7 +98,8 @@ pub async fn start(resolved: &Resolved, stop: watch::Receiver<bool>) -> anyhow::
     settings.host = "127.0.0.1".into();
     let dir = private_dir()?;
     settings.log_file = dir.join("socketio_server.log");
-    crate::serve::command::init_logging(&settings, resolved.home.as_deref(), false);
+    // No stderr for the demo (the terminal is the console's), so there is no guard to keep.
+    let _ = crate::serve::command::init_logging(&settings, resolved.home.as_deref(), false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = spawn(listener, &settings, None)?;
     let seed = std::time::SystemTime::now()

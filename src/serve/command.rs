@@ -61,7 +61,8 @@ fn serve_foreground(
     let home = resolved.home.as_deref();
     // A daemon's stderr is /dev/null: it logs to its file only, which it reopens after rotation.
     let daemon_child = std::env::var_os(DAEMON_CHILD).is_some();
-    init_logging(settings, home, !daemon_child);
+    // Kept to the end: dropping it flushes what is still queued for stderr.
+    let _stderr_writer = init_logging(settings, home, !daemon_child);
     if daemon_child {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -213,8 +214,14 @@ async fn bind(settings: &Settings, port_from_flag: bool) -> anyhow::Result<TcpLi
 }
 
 /// Log lines go to the log file (reopened after rotation) and, for `serve`, to stderr (not for
-/// the console's `--demo`, whose terminal is the console's).
-pub fn init_logging(settings: &Settings, home: Option<&std::path::Path>, to_stderr: bool) {
+/// the console's `--demo`, whose terminal is the console's). The guard, when there is one,
+/// must live as long as the server: dropping it flushes stderr.
+#[must_use = "dropping the guard ends logging to stderr"]
+pub fn init_logging(
+    settings: &Settings,
+    home: Option<&std::path::Path>,
+    to_stderr: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let level = match settings.log_level {
         LogLevel::Debug => LevelFilter::DEBUG,
         LogLevel::Info => LevelFilter::INFO,
@@ -248,18 +255,32 @@ pub fn init_logging(settings: &Settings, home: Option<&std::path::Path>, to_stde
     };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let stderr = to_stderr.then(|| {
-        tracing_subscriber::fmt::layer()
+    // Written by a thread of its own that drops lines when the pipe is full: a stderr nobody
+    // reads (`serve 2>&1 | slow-reader`) used to block every log line, and so the server.
+    let (stderr, guard) = if to_stderr {
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(true)
+            .buffered_lines_limit(STDERR_LINES)
+            .thread_name("serve-stderr")
+            .finish(std::io::stderr());
+        let layer = tracing_subscriber::fmt::layer()
             .with_ansi(colour)
             .with_target(false)
-            .with_writer(std::io::stderr)
-            .with_filter(filter)
-    });
+            .with_writer(writer)
+            .with_filter(filter);
+        (Some(layer), Some(guard))
+    } else {
+        (None, None)
+    };
     let _ = tracing_subscriber::registry()
         .with(file)
         .with(stderr)
         .try_init();
+    guard
 }
+
+/// Log lines queued for stderr at most (~2 MB); past it, lines are dropped, not waited for.
+const STDERR_LINES: usize = 10_000;
 
 /// `--daemon`: start `mpm-top serve` detached, wait until it answers `/health`, print its PID.
 fn detach(resolved: &Resolved) -> anyhow::Result<()> {
