@@ -101,6 +101,20 @@ fn a_demo_recording_replays_to_the_same_tool_pairs_and_durations() {
         assert!(Instant::now() < deadline, "too few pairs:\n{}", tty.text());
         std::thread::sleep(Duration::from_millis(200));
     };
+    // A pair's duration is refined when a better clock for it arrives (its log line, read a
+    // moment after the feed's event): compare the rows as they stand 2 s later, the ones first
+    // seen above, which have had that time to settle.
+    std::thread::sleep(Duration::from_secs(2));
+    let settled = tool_pairs_on_screen(&tty.text());
+    let live: Vec<_> = settled
+        .into_iter()
+        .filter(|(at, _, tool)| live.iter().any(|(a, _, t)| a == at && t == tool))
+        .collect();
+    assert!(
+        live.len() >= 3,
+        "the first rows scrolled away:\n{}",
+        tty.text()
+    );
     tty.keys("q");
     assert_eq!(exit_code(&mut tty), 0);
     let farewell = tty.text();
