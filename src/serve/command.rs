@@ -32,17 +32,14 @@ pub fn run(
     daemon: bool,
     dashboard: Option<&Option<std::path::PathBuf>>,
 ) -> ExitCode {
-    let outcome = if daemon {
-        // Checked here too, so a missing build is said before detaching, not found in a log.
-        match dashboard {
-            Some(Some(dir)) => Dashboard::at(dir).and_then(|_| detach(resolved)),
-            Some(None) => Dashboard::installed(&std::env::var_os("PATH").unwrap_or_default())
-                .and_then(|_| detach(resolved)),
-            None => detach(resolved),
+    // Found first, also for --daemon: a missing build is said here, not found in a log.
+    let outcome = Dashboard::from_arg(dashboard).and_then(|dashboard| {
+        if daemon {
+            detach(resolved)
+        } else {
+            serve_foreground(resolved, dashboard.as_ref())
         }
-    } else {
-        serve_foreground(resolved, dashboard)
-    };
+    });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -53,10 +50,7 @@ pub fn run(
     }
 }
 
-fn serve_foreground(
-    resolved: &Resolved,
-    dashboard: Option<&Option<std::path::PathBuf>>,
-) -> anyhow::Result<()> {
+fn serve_foreground(resolved: &Resolved, dashboard: Option<&Dashboard>) -> anyhow::Result<()> {
     let settings = &resolved.settings;
     let home = resolved.home.as_deref();
     // A daemon's stderr is /dev/null: it logs to its file only, which it reopens after rotation.
@@ -88,21 +82,13 @@ fn serve_foreground(
             resolved.row(Key::Port).map(|r| &r.source),
             Some(Source::Flag(_))
         );
-        // Found before binding: a missing build is an error, not a server without its page.
-        let dashboard = match dashboard {
-            None => None,
-            Some(Some(dir)) => Some(Dashboard::at(dir)?),
-            Some(None) => Some(Dashboard::installed(
-                &std::env::var_os("PATH").unwrap_or_default(),
-            )?),
-        };
         let listener = bind(settings, port_from_flag).await?;
         let pid_file = PidFile::claim(&settings.pid_file, home)?;
-        let server = super::spawn_with(listener, settings, tls.clone(), dashboard.as_ref())?;
+        let server = super::spawn_with(listener, settings, tls.clone(), dashboard)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let host = crate::target::bracket(crate::target::unbracket(&settings.host));
         let url = format!("{scheme}://{host}:{}", server.addr.port());
-        if let Some(dashboard) = &dashboard {
+        if let Some(dashboard) = dashboard {
             info!(
                 "dashboard: {url}/ (Claude MPM's build in {})",
                 logged(&tilde(&dashboard.dir, home))

@@ -27,8 +27,10 @@ const BUILD_IN_PACKAGE: &str = "claude_mpm/dashboard/static/svelte-build";
 /// The port the dashboard's page connects to, whatever served it.
 pub const DASHBOARD_PORT: u16 = 8765;
 
-/// Files of `_app/` indexed at most; Claude MPM's build has a few hundred.
+/// Files of `_app/` indexed at most, and how deep; Claude MPM's build has a few hundred files,
+/// two levels down.
 const MAX_ASSETS: usize = 20_000;
+const MAX_DEPTH: usize = 16;
 
 /// A dashboard build to serve.
 #[derive(Clone, Debug)]
@@ -61,12 +63,27 @@ impl Dashboard {
             );
         }
         let mut assets = HashMap::new();
-        index_assets(&dir.join("_app"), "", &mut assets);
+        index_assets(&dir.join("_app"), "", MAX_DEPTH, &mut assets);
         Ok(Dashboard {
             package: package_version(&dir),
             dir,
             assets: Arc::new(assets),
         })
+    }
+
+    /// What `--dashboard [DIR]` names: nothing, the build in DIR, or without DIR the one inside
+    /// the claude-mpm on PATH.
+    ///
+    /// # Errors
+    /// When the build named or looked for is not there; the message says why.
+    pub fn from_arg(arg: Option<&Option<PathBuf>>) -> anyhow::Result<Option<Dashboard>> {
+        match arg {
+            None => Ok(None),
+            Some(Some(dir)) => Dashboard::at(dir).map(Some),
+            Some(None) => {
+                Dashboard::installed(&std::env::var_os("PATH").unwrap_or_default()).map(Some)
+            }
+        }
     }
 
     /// The build inside the claude-mpm installed on `path` (the value of PATH).
@@ -147,8 +164,11 @@ impl Dashboard {
 }
 
 /// Regular files under `dir` by their path below it, without following symlinks or entering
-/// dot-directories, up to [`MAX_ASSETS`].
-fn index_assets(dir: &Path, prefix: &str, into: &mut HashMap<String, PathBuf>) {
+/// dot-directories, up to [`MAX_ASSETS`] files and `depth` levels.
+fn index_assets(dir: &Path, prefix: &str, depth: usize, into: &mut HashMap<String, PathBuf>) {
+    let Some(below) = depth.checked_sub(1) else {
+        return;
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -165,7 +185,7 @@ fn index_assets(dir: &Path, prefix: &str, into: &mut HashMap<String, PathBuf>) {
         };
         let key = format!("{prefix}{name}");
         if kind.is_dir() {
-            index_assets(&entry.path(), &format!("{key}/"), into);
+            index_assets(&entry.path(), &format!("{key}/"), below, into);
         } else if kind.is_file() {
             into.insert(key, entry.path());
         }

@@ -9,8 +9,9 @@
 //! and are known from then on. The event itself is never copied per client to find them.
 //!
 //! A closing or closed socket is not a failure: the client is leaving. A backlogged client is
-//! evicted by engineioxide itself: the ping it cannot queue ends the session with a heartbeat
-//! timeout (`disconnect()` cannot, as it must queue a packet too); it is counted then.
+//! cut off by its heartbeat (the ping it cannot queue, or the pong that never comes), or by the
+//! write it never takes (`listen.rs`); `disconnect()` cannot, as it must queue a packet too.
+//! It is counted as evicted then.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
