@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ServeProcess, mpm_top_command, post_event, wait_with_timeout};
+use common::{ServeProcess, mpm_top_command, post_event};
 use mpm_top::sio_client::{Transport, connect};
 use serde_json::{Value, json};
 
@@ -142,14 +142,7 @@ fn leaving_clients_are_no_loss_and_a_stalled_one_is_named_counted_and_evicted() 
         .unwrap()
         .text()
         .unwrap();
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let sid = common::engine_sid(&open);
     let connect_packet = http
         .post(format!(
             "{url}/socket.io/?EIO=4&transport=polling&sid={sid}"
@@ -312,19 +305,15 @@ fn the_connection_cap_holds_new_connections_with_one_log_line() {
     }
     let home = tempfile::tempdir().unwrap();
     // 200 open files: a cap of 72 connections.
-    let mut child = std::process::Command::new("prlimit")
-        .args(["--nofile=200:200", "--"])
-        .arg(env!("CARGO_BIN_EXE_mpm-top"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (line, port) = common::first_line_port(&mut child);
-    let port = port.unwrap_or_else(|| panic!("{line}"));
+    let (mut child, port, _) = common::spawn_serve(
+        std::process::Command::new("prlimit")
+            .args(["--nofile=200:200", "--"])
+            .arg(env!("CARGO_BIN_EXE_mpm-top"))
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default()),
+    );
     let url = format!("http://127.0.0.1:{port}");
     let held: Vec<TcpStream> = (0..80)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
@@ -341,11 +330,7 @@ fn the_connection_cap_holds_new_connections_with_one_log_line() {
         .matches("connection limit reached")
         .count();
     assert!(lines <= 2, "{lines} cap lines");
-    common::signal(child.id(), nix::sys::signal::Signal::SIGTERM);
-    assert_eq!(
-        wait_with_timeout(&mut child, Duration::from_secs(15)),
-        Some(0)
-    );
+    common::stop_cleanly(&mut child);
 }
 
 #[test]
@@ -356,21 +341,12 @@ fn ipv6_hosts_bind_in_every_spelling_and_urls_are_bracketed() {
     }
     for host in ["::1", "[::1]"] {
         let home = tempfile::tempdir().unwrap();
-        let mut child = mpm_top_command(home.path(), &[])
-            .args(["serve", "--host", host, "--port", "0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let (line, port) = common::first_line_port(&mut child);
-        let port = port.unwrap_or_else(|| panic!("{host}: {line}"));
+        let (mut child, port, line) = common::spawn_serve(
+            mpm_top_command(home.path(), &[]).args(["serve", "--host", host, "--port", "0"]),
+        );
         assert!(line.contains(&format!("http://[::1]:{port}")), "{line}");
         assert_eq!(health(&format!("http://[::1]:{port}"))["status"], "running");
-        common::signal(child.id(), nix::sys::signal::Signal::SIGTERM);
-        assert_eq!(
-            wait_with_timeout(&mut child, Duration::from_secs(15)),
-            Some(0)
-        );
+        common::stop_cleanly(&mut child);
     }
 }
 
@@ -385,27 +361,8 @@ fn daemon_on_ipv6_logs_each_line_once_and_follows_a_rotated_log() {
         .args(["serve", "--host", "::1", "--port", "0", "--daemon"])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid: u32 = text
-        .split("as PID ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let url = text
-        .split_whitespace()
-        .find(|w| w.starts_with("http://[::1]:"))
-        .unwrap()
-        .trim_end_matches(';')
-        .to_owned();
+    let (pid, url) = common::daemon_started(&out);
+    assert!(url.starts_with("http://[::1]:"), "{url}");
     let log_path = home.path().join(".claude/logs/socketio_server.log");
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert_eq!(log.matches("listening on").count(), 1, "{log}");
@@ -692,9 +649,5 @@ fn a_stderr_nobody_reads_does_not_stop_the_server() {
     wait_until("the log has every event", WAIT, || {
         log_text(home.path()).matches("tool_start").count() == 3000
     });
-    common::signal(child.id(), nix::sys::signal::Signal::SIGTERM);
-    assert_eq!(
-        wait_with_timeout(&mut child, Duration::from_secs(15)),
-        Some(0)
-    );
+    common::stop_cleanly(&mut child);
 }

@@ -2,6 +2,8 @@
 //! (`rust_socketio`) and real HTTP requests.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -327,14 +329,7 @@ async fn a_stalled_client_has_its_refused_emits_counted_and_others_lose_nothing(
         .text()
         .await
         .unwrap();
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let sid = common::engine_sid(&open);
     let connect = http
         .post(format!(
             "{url}/socket.io/?EIO=4&transport=polling&sid={sid}"

@@ -135,29 +135,7 @@ fn daemon_mode_returns_once_healthy_and_prints_the_pid() {
         .args(["serve", "--daemon", "--host", "127.0.0.1", "--port", "0"])
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid: u32 = said
-        .split("as PID ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let url = said
-        .split(" on ")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (pid, url) = common::daemon_started(&out);
     let health: serde_json::Value = reqwest::blocking::get(format!("{url}/health"))
         .unwrap()
         .json()

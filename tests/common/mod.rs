@@ -307,3 +307,57 @@ pub fn node_script(modules: &Path, script: &str, args: &[&str]) -> Command {
         .env("NODE_PATH", modules);
     command
 }
+
+/// `serve --daemon`'s answer (`... as PID N on URL; stop it with ...`), required to be a
+/// success: the PID and the URL.
+pub fn daemon_started(out: &std::process::Output) -> (u32, String) {
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = said
+        .split("as PID ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no PID in: {said}"));
+    let url = said
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .map_or_else(
+            || panic!("no URL in: {said}"),
+            |w| w.trim_end_matches(';').to_owned(),
+        );
+    (pid, url)
+}
+
+/// The Engine.IO session id in a polling handshake's answer (`0{"sid":"..."}`).
+pub fn engine_sid(handshake: &str) -> String {
+    handshake
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no sid in: {handshake}"))
+        .to_owned()
+}
+
+/// Starts `command` (an `mpm-top serve` with its own arguments), its stdout piped and stderr
+/// dropped; the child, the port its first line announces, and that line.
+pub fn spawn_serve(command: &mut Command) -> (Child, u16, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (line, port) = first_line_port(&mut child);
+    let port = port.unwrap_or_else(|| panic!("serve did not start: {line}"));
+    (child, port, line)
+}
+
+/// SIGTERM, then requires a clean exit (0) within 15 s.
+pub fn stop_cleanly(child: &mut Child) {
+    signal(child.id(), Signal::SIGTERM);
+    assert_eq!(wait_with_timeout(child, Duration::from_secs(15)), Some(0));
+}
