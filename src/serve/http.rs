@@ -23,8 +23,8 @@ use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
 /// Bodies larger than this are refused, as the real server refuses over 1 MiB.
 pub const MAX_EVENT_BODY: usize = 1024 * 1024;
 
-/// Refusals come from outside and can come by the thousand: one WARN line per kind per
-/// [`super::listen::LOG_EVERY`], with the count.
+/// Refusals come from outside and can come by the thousand: one WARN line per kind of refusal
+/// per [`super::listen::LOG_EVERY`], naming the latest and counting all of them.
 #[derive(Clone, Debug, Default)]
 struct Refusals(Arc<std::sync::Mutex<super::listen::Throttled>>);
 
@@ -36,7 +36,7 @@ impl Refusals {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .hit();
         if let Some(n) = due {
-            warn!("{what} ({n} refusal(s) of this kind since the last report)");
+            warn!("{what} (the latest of {n} such refusal(s) since the last report)");
         }
     }
 }
@@ -54,7 +54,8 @@ struct App {
 /// itself under whatever name the page used.
 #[derive(Clone, Debug)]
 pub struct Origins {
-    refused: Refusals,
+    refused_hosts: Refusals,
+    refused_pages: Refusals,
     any: bool,
     allowed: Arc<Vec<String>>,
     /// The names the server answers to as itself (its configured host, its bound address).
@@ -77,7 +78,8 @@ impl Origins {
             .filter(|n| !n.is_empty())
             .collect();
         Origins {
-            refused: Refusals::default(),
+            refused_hosts: Refusals::default(),
+            refused_pages: Refusals::default(),
             any,
             allowed: Arc::new(allowed),
             names: Arc::new(names),
@@ -132,11 +134,7 @@ impl Origins {
             return true;
         }
         let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-        let own_name = self
-            .names
-            .iter()
-            .any(|n| n == crate::target::unbracket(name));
-        own_name && host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+        self.is_own_host(name) && host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
     }
 }
 
@@ -211,7 +209,7 @@ async fn refuse_foreign_origin(
     if let Some(host) = host
         && !origins.is_own_host(host)
     {
-        origins.refused.warn(&format!(
+        origins.refused_hosts.warn(&format!(
             "refused request for host {} (not a name of this server)",
             super::socket::logged(host)
         ));
@@ -222,7 +220,7 @@ async fn refuse_foreign_origin(
     }
     match origin {
         Some(origin) if !origins.allows(&origin, host) => {
-            origins.refused.warn(&format!(
+            origins.refused_pages.warn(&format!(
                 "refused request from origin {} (not in cors_origins)",
                 super::socket::logged(&origin)
             ));
