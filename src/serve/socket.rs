@@ -88,9 +88,8 @@ async fn on_disconnect(
         DisconnectReason::HeartbeatTimeout | DisconnectReason::TransportError
     );
     state.fanout.forget(socket.id, cut_off);
-    let clients = io.of("/").map_or(0, |ns| {
-        ns.sockets().iter().filter(|s| s.id != socket.id).count()
-    });
+    // The leaving socket is already marked closed, so the one shared count leaves it out.
+    let clients = client_count(&io);
     info!(
         "disconnect sid={} reason=\"{reason}\" clients={clients}",
         socket.id
