@@ -651,3 +651,36 @@ fn a_stderr_nobody_reads_does_not_stop_the_server() {
     });
     common::stop_cleanly(&mut child);
 }
+
+#[test]
+fn each_kind_of_refused_post_is_logged_on_its_own_line() {
+    let home = tempfile::tempdir().unwrap();
+    let serve = ServeProcess::start(home.path(), &[], &[]);
+    let http = reqwest::blocking::Client::new();
+    let post = |body: Vec<u8>| {
+        http.post(format!("{}/api/events", serve.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(b"{not json".to_vec()), 400);
+    assert_eq!(post(b"[1, 2]".to_vec()), 422);
+    assert_eq!(post(vec![b' '; 2 * 1024 * 1024]), 413);
+    wait_until("three refusal lines", WAIT, || {
+        log_text(home.path())
+            .matches("POST /api/events refused")
+            .count()
+            == 3
+    });
+    let log = log_text(home.path());
+    for kind in ["malformed JSON", "got an array", "limit"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("POST /api/events refused") && l.contains(kind)),
+            "{kind}:\n{log}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! HTTP beside Socket.IO on the same port: `/health`, `/version.json`, hook ingestion at
 //! `POST /api/events`, and CORS from `cors_origins`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,16 +25,18 @@ use super::socket::{SERVICE, Shared, ingest, now_rfc3339};
 pub const MAX_EVENT_BODY: usize = 1024 * 1024;
 
 /// Refusals come from outside and can come by the thousand: one WARN line per kind of refusal
-/// per [`super::listen::LOG_EVERY`], naming the latest and counting all of them.
+/// per [`super::listen::LOG_EVERY`], naming the latest and counting all of that kind.
 #[derive(Clone, Debug, Default)]
-struct Refusals(Arc<std::sync::Mutex<super::listen::Throttled>>);
+struct Refusals(Arc<std::sync::Mutex<HashMap<&'static str, super::listen::Throttled>>>);
 
 impl Refusals {
-    fn warn(&self, what: &str) {
+    fn warn(&self, kind: &'static str, what: &str) {
         let due = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(kind)
+            .or_default()
             .hit();
         if let Some(n) = due {
             warn!("{what} (the latest of {n} such refusal(s) since the last report)");
@@ -54,8 +57,7 @@ struct App {
 /// itself under whatever name the page used.
 #[derive(Clone, Debug)]
 pub struct Origins {
-    refused_hosts: Refusals,
-    refused_pages: Refusals,
+    refused: Refusals,
     any: bool,
     allowed: Arc<Vec<String>>,
     /// The names the server answers to as itself (its configured host, its bound address).
@@ -78,8 +80,7 @@ impl Origins {
             .filter(|n| !n.is_empty())
             .collect();
         Origins {
-            refused_hosts: Refusals::default(),
-            refused_pages: Refusals::default(),
+            refused: Refusals::default(),
             any,
             allowed: Arc::new(allowed),
             names: Arc::new(names),
@@ -209,10 +210,13 @@ async fn refuse_foreign_origin(
     if let Some(host) = host
         && !origins.is_own_host(host)
     {
-        origins.refused_hosts.warn(&format!(
-            "refused request for host {} (not a name of this server)",
-            super::socket::logged(host)
-        ));
+        origins.refused.warn(
+            "host",
+            &format!(
+                "refused request for host {} (not a name of this server)",
+                super::socket::logged(host)
+            ),
+        );
         let reason = format!(
             "host '{host}' is not a name of this server: a page whose domain was pointed at this machine (DNS rebinding) must not read it; use localhost, an IP address, or the configured host\n"
         );
@@ -220,10 +224,13 @@ async fn refuse_foreign_origin(
     }
     match origin {
         Some(origin) if !origins.allows(&origin, host) => {
-            origins.refused_pages.warn(&format!(
-                "refused request from origin {} (not in cors_origins)",
-                super::socket::logged(&origin)
-            ));
+            origins.refused.warn(
+                "origin",
+                &format!(
+                    "refused request from origin {} (not in cors_origins)",
+                    super::socket::logged(&origin)
+                ),
+            );
             let reason = format!(
                 "origin '{origin}' is not allowed: add it to cors_origins (SOCKETIO_CORS)\n"
             );
@@ -281,7 +288,8 @@ async fn post_event(
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            app.refused.warn(&format!("POST /api/events refused: {e}"));
+            app.refused
+                .warn("body", &format!("POST /api/events refused: {e}"));
             let reason = format!("event refused: {e} (limit {MAX_EVENT_BODY} bytes)\n");
             return (e.status(), reason).into_response();
         }
@@ -289,8 +297,10 @@ async fn post_event(
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            app.refused
-                .warn(&format!("POST /api/events refused: malformed JSON: {e}"));
+            app.refused.warn(
+                "json",
+                &format!("POST /api/events refused: malformed JSON: {e}"),
+            );
             return (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}\n")).into_response();
         }
     };
@@ -300,7 +310,11 @@ async fn post_event(
             ingest(&app.io, &app.state, &event).await;
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+        Err(e) => {
+            app.refused
+                .warn("shape", &format!("POST /api/events refused: {e}"));
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response()
+        }
     }
 }
 
