@@ -42,6 +42,25 @@ fn a_held_port_is_refused_naming_the_holder_and_the_fix() {
         err.contains("Free it with `mpm-top recover`, or choose another port with --port"),
         "{err}"
     );
+    // A server that never started writes nothing into the log file at its path: that file is
+    // the running server's, and a console following it would show this failure as its error.
+    let log = std::fs::read_to_string(home.path().join(".claude/logs/socketio_server.log"))
+        .unwrap_or_default();
+    assert!(!log.contains("serve failed"), "{log}");
+    // --daemon's child has no stderr: it says why on the pipe its parent reads.
+    let out = mpm_top_command(home.path(), &[])
+        .args(["serve", "--daemon", "--host", "127.0.0.1", "--port", &port])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the server did not start: port {port} on 127.0.0.1 is already in use"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("see the log"), "{err}");
 }
 
 #[test]

@@ -43,12 +43,23 @@ pub fn run(
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("serve failed: {e:#}");
+            // A server that never started has no log of its own: the file at its log path is
+            // the running server's (that is often why this one failed), and the console
+            // following it would show this failure as that server's error.
+            if STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+                error!("serve failed: {e:#}");
+            } else if std::env::var_os(DAEMON_CHILD).is_some() {
+                // Its stderr is /dev/null; its stdout is the pipe `--daemon` reads.
+                let _ = writeln!(std::io::stdout(), "mpm-top serve: {e:#}");
+            }
             eprintln!("mpm-top serve: {e:#}");
             ExitCode::from(1)
         }
     }
 }
+
+/// Set once the server listens and has said so: from then on its failures are its log's.
+static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn serve_foreground(resolved: &Resolved, dashboard: Option<&Dashboard>) -> anyhow::Result<()> {
     let settings = &resolved.settings;
@@ -105,6 +116,7 @@ fn serve_foreground(resolved: &Resolved, dashboard: Option<&Dashboard>) -> anyho
         }
         // One line on stdout, read by `--daemon`; later writes may meet a closed pipe, so
         // nothing else goes to stdout and errors are ignored.
+        STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = writeln!(
             std::io::stdout(),
             "mpm-top serve: listening on {url} (pid {}, log {})",
@@ -330,6 +342,11 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
                 .ok()
                 .flatten()
                 .map_or(String::new(), |s| format!(" ({s})"));
+            // A server that said why it did not start has said all there is; one that started
+            // and then failed wrote why in its log.
+            if started_url(&line).is_err() && line.contains("mpm-top serve: ") {
+                bail!("{e:#}{status}");
+            }
             bail!(
                 "{e:#}{status}; see the log '{}'",
                 tilde(&settings.log_file, resolved.home.as_deref())
@@ -345,12 +362,16 @@ fn detach(resolved: &Resolved) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The URL in the server's first stdout line.
+/// The URL in the server's first stdout line; a line without one is the reason it did not
+/// start.
 fn started_url(line: &str) -> anyhow::Result<String> {
-    line.split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .map(str::to_owned)
-        .context("the server did not start")
+    if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http")) {
+        return Ok(url.to_owned());
+    }
+    match line.trim().strip_prefix("mpm-top serve: ") {
+        Some(reason) => bail!("the server did not start: {reason}"),
+        None => bail!("the server did not start"),
+    }
 }
 
 fn wait_for_health(url: &str) -> anyhow::Result<()> {
