@@ -36,6 +36,34 @@ pub fn occupant(path: &Path) -> Occupant {
     }
 }
 
+/// Only a missing path, or a regular file holding nothing but a PID (a stale one), may be
+/// replaced: `pid_file` naming someone's notes, a symlink or `/dev/null` must not have it
+/// replaced and then removed at exit.
+fn refuse_what_is_not_a_pid_file(path: &Path, home: Option<&Path>) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    // Empty counts: a crash while writing leaves one, and it holds nothing to lose.
+    let holds_a_pid = meta.is_file()
+        && meta.len() <= 32
+        && std::fs::read_to_string(path)
+            .is_ok_and(|t| t.trim().bytes().all(|b| b.is_ascii_digit()));
+    if holds_a_pid {
+        return Ok(());
+    }
+    let what = if meta.file_type().is_symlink() {
+        "a symlink"
+    } else if meta.is_file() {
+        "a file that does not hold a PID"
+    } else {
+        "not a regular file"
+    };
+    anyhow::bail!(
+        "the PID file '{}' is {what}; it is left alone: set pid_file to a path of its own",
+        tilde(path, home)
+    )
+}
+
 /// This process's claim on the PID file; dropping it removes the file if it is still ours.
 #[derive(Debug)]
 pub struct PidFile {
@@ -57,6 +85,7 @@ impl PidFile {
                 p.pid
             );
         }
+        refuse_what_is_not_a_pid_file(path, home)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create '{}'", dir.display()))?;
@@ -100,6 +129,27 @@ mod tests {
         );
         drop(claim);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn what_is_not_a_pid_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = dir.path().join("notes.txt");
+        std::fs::write(&notes, "important\n").unwrap();
+        let link = dir.path().join("link.pid");
+        std::os::unix::fs::symlink(&notes, &link).unwrap();
+        for (path, said) in [
+            (&notes, "a file that does not hold a PID"),
+            (&link, "a symlink"),
+            (&dir.path().to_owned(), "not a regular file"),
+        ] {
+            let err = PidFile::claim(path, None).unwrap_err().to_string();
+            assert!(err.contains(said), "{err}");
+        }
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), "important\n");
+        let empty = dir.path().join("empty.pid");
+        std::fs::write(&empty, "").unwrap();
+        drop(PidFile::claim(&empty, None).unwrap());
     }
 
     #[test]
