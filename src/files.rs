@@ -6,16 +6,32 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
-/// Opens `path` for appending, creating it 0600; an existing file is made 0600 too.
+/// Opens `path` for appending, creating it 0600; an existing file is made 0600 too. Only a
+/// regular file is opened: a symlink there is not followed, and a device or FIFO is refused
+/// (untouched: `/dev/null` made 0600 by root would be unusable to everyone else, and a FIFO
+/// would block the open).
 ///
 /// # Errors
-/// When the file cannot be opened.
+/// When the file cannot be opened, or is not a regular file.
 pub fn append_private(path: &Path) -> io::Result<File> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(path)?;
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
+                io::Error::other("it is a symlink, which is not followed")
+            } else {
+                e
+            }
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("it is not a regular file"));
+    }
     file.set_permissions(Permissions::from_mode(0o600))?;
     Ok(file)
 }
@@ -38,6 +54,25 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_regular_files_are_opened_and_nothing_else_is_touched() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "x").unwrap();
+        std::fs::set_permissions(&target, Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let fifo = dir.path().join("fifo.log");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        for path in [&link, &fifo, &dir.path().to_owned()] {
+            assert!(append_private(path).is_err(), "{}", path.display());
+        }
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&target), 0o644, "a symlink's target keeps its mode");
+        assert_eq!(mode(&fifo), 0o644, "a FIFO keeps its mode");
+    }
 
     #[test]
     fn new_and_existing_files_are_the_users_alone() {
