@@ -19,7 +19,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
 use serde_json::json;
-use tower_http::services::ServeFile;
 
 /// Where Claude MPM's package keeps the dashboard build.
 const BUILD_IN_PACKAGE: &str = "claude_mpm/dashboard/static/svelte-build";
@@ -39,9 +38,51 @@ pub struct Dashboard {
     pub dir: PathBuf,
     /// claude-mpm's version and build number, when the build is inside its package.
     pub package: Option<(String, u64)>,
-    /// The files under `_app/` that are served, by their path below it: regular files only,
-    /// found without following symlinks, no dotfiles. Nothing else in DIR can be reached.
-    assets: Arc<HashMap<String, PathBuf>>,
+    /// The files that are served, by their path below DIR (`index.html`, `favicon.svg`,
+    /// `_app/...`): regular files only, found without following symlinks, no dotfiles, each
+    /// pinned to the file it was at start. Nothing else in DIR can be reached.
+    assets: Arc<HashMap<String, BuildFile>>,
+}
+
+/// A file of the build as it was indexed: served only while the path still leads to it.
+#[derive(Clone, Debug)]
+struct BuildFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl BuildFile {
+    /// `path` when it is a regular file itself (not a symlink to one).
+    fn at(path: PathBuf) -> Option<BuildFile> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        meta.is_file().then(|| BuildFile {
+            path,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// The contents, if the path still leads, without a symlink at its end, to the very file
+    /// indexed: a file or folder swapped in after start (a link to a private file) is refused.
+    fn read(&self) -> Option<Vec<u8>> {
+        use std::io::Read as _;
+        use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+        let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits())
+            .open(&self.path)
+            .ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.dev() != self.dev || meta.ino() != self.ino {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    }
 }
 
 impl Dashboard {
@@ -63,7 +104,12 @@ impl Dashboard {
             );
         }
         let mut assets = HashMap::new();
-        index_assets(&dir.join("_app"), "", MAX_DEPTH, &mut assets);
+        for name in ["index.html", "favicon.svg"] {
+            if let Some(file) = BuildFile::at(dir.join(name)) {
+                assets.insert(name.to_owned(), file);
+            }
+        }
+        index_assets(&dir.join("_app"), "_app/", MAX_DEPTH, &mut assets);
         Ok(Dashboard {
             package: package_version(&dir),
             dir,
@@ -141,18 +187,15 @@ impl Dashboard {
     /// The routes: the page, its assets, and the API calls it makes. The routes that belong to
     /// Claude MPM (its config editor, its file browser) answer 501 with the reason.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        let index = ServeFile::new(self.dir.join("index.html"));
-        let favicon = self.dir.join("favicon.svg");
-        let mut router = Router::new().route_service("/", index);
-        // Like the assets: a regular file of the build, not a link out of it.
-        if std::fs::symlink_metadata(&favicon).is_ok_and(|m| m.is_file()) {
-            router = router.route_service("/favicon.svg", ServeFile::new(favicon));
-        }
-        router
-            .route(
-                "/_app/{*path}",
-                get(asset).with_state(Arc::clone(&self.assets)),
-            )
+        let assets = Arc::clone(&self.assets);
+        let file = |name: &'static str| {
+            let assets = Arc::clone(&assets);
+            get(move || async move { serve(&assets, name) })
+        };
+        Router::new()
+            .route("/", file("index.html"))
+            .route("/favicon.svg", file("favicon.svg"))
+            .route("/_app/{*path}", get(asset).with_state(assets))
             .route("/api/working-directory", get(working_directory))
             .route("/api/config", any(belongs_to_claude_mpm))
             .route("/api/config/{*rest}", any(belongs_to_claude_mpm))
@@ -165,7 +208,7 @@ impl Dashboard {
 
 /// Regular files under `dir` by their path below it, without following symlinks or entering
 /// dot-directories, up to [`MAX_ASSETS`] files and `depth` levels.
-fn index_assets(dir: &Path, prefix: &str, depth: usize, into: &mut HashMap<String, PathBuf>) {
+fn index_assets(dir: &Path, prefix: &str, depth: usize, into: &mut HashMap<String, BuildFile>) {
     let Some(below) = depth.checked_sub(1) else {
         return;
     };
@@ -186,23 +229,27 @@ fn index_assets(dir: &Path, prefix: &str, depth: usize, into: &mut HashMap<Strin
         let key = format!("{prefix}{name}");
         if kind.is_dir() {
             index_assets(&entry.path(), &format!("{key}/"), below, into);
-        } else if kind.is_file() {
-            into.insert(key, entry.path());
+        } else if kind.is_file()
+            && let Some(file) = BuildFile::at(entry.path())
+        {
+            into.insert(key, file);
         }
     }
 }
 
-/// One file of `_app/`, if the build has it; its type from its extension.
+/// One file of `_app/`, if the build has it.
 async fn asset(
-    State(assets): State<Arc<HashMap<String, PathBuf>>>,
+    State(assets): State<Arc<HashMap<String, BuildFile>>>,
     UrlPath(path): UrlPath<String>,
 ) -> Response {
-    let Some(file) = assets.get(&path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match tokio::fs::read(file).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path))], bytes).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    serve(&assets, &format!("_app/{path}"))
+}
+
+/// The build's file `key`, its type from its extension; 404 for anything else.
+fn serve(assets: &HashMap<String, BuildFile>, key: &str) -> Response {
+    match assets.get(key).and_then(BuildFile::read) {
+        Some(bytes) => ([(header::CONTENT_TYPE, content_type(key))], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -332,7 +379,26 @@ mod tests {
         let d = Dashboard::at(&build).unwrap();
         let mut served: Vec<&String> = d.assets.keys().collect();
         served.sort();
-        assert_eq!(served, ["immutable/a.js"]);
+        assert_eq!(served, ["_app/immutable/a.js", "index.html"]);
+        // Swapped after start for a link to a private file: refused, not followed.
+        let secret = root.path().join("secret");
+        std::fs::write(&secret, "private").unwrap();
+        let js = build.join("_app/immutable/a.js");
+        assert_eq!(d.assets["_app/immutable/a.js"].read().unwrap(), b"x");
+        std::fs::remove_file(&js).unwrap();
+        std::os::unix::fs::symlink(&secret, &js).unwrap();
+        assert_eq!(d.assets["_app/immutable/a.js"].read(), None);
+        // Or a folder on its way swapped for a link to one holding a private a.js: the file
+        // reached is not the one indexed.
+        let elsewhere = root.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("a.js"), "private").unwrap();
+        std::fs::remove_file(&js).unwrap();
+        std::fs::write(&js, "x").unwrap();
+        let d = Dashboard::at(&build).unwrap();
+        std::fs::rename(build.join("_app/immutable"), root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, build.join("_app/immutable")).unwrap();
+        assert_eq!(d.assets["_app/immutable/a.js"].read(), None);
     }
 
     #[test]
