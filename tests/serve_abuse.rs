@@ -684,3 +684,29 @@ fn each_kind_of_refused_post_is_logged_on_its_own_line() {
         );
     }
 }
+
+#[test]
+fn a_clients_event_name_stays_one_escaped_field_in_the_debug_log() {
+    let home = tempfile::tempdir().unwrap();
+    let serve = ServeProcess::start(home.path(), &[], &[("SOCKETIO_LOG_LEVEL", "DEBUG")]);
+    runtime().block_on(async {
+        let client = connect(&serve.url, Transport::Websocket, WAIT)
+            .await
+            .unwrap();
+        client
+            .emit("x sid=FORGED\u{2028}y", json!({}))
+            .await
+            .unwrap();
+        client.emit("dashboard:ping", json!({})).await.unwrap();
+    });
+    wait_until("the name is logged", WAIT, || {
+        log_text(home.path()).contains("FORGED")
+    });
+    let log = log_text(home.path());
+    let line = log.lines().find(|l| l.contains("FORGED")).unwrap();
+    assert!(
+        line.contains("receive event=\"x sid=FORGED\\u{2028}y\" sid="),
+        "{line}"
+    );
+    assert!(!log.contains('\u{2028}'), "{log}");
+}

@@ -143,7 +143,9 @@ fn data_of(data: TryData<Value>) -> Value {
 
 fn received(state: &ServerState, name: &str, socket: &SocketRef) {
     state.record_received(name);
-    debug!("receive event={name} sid={}", socket.id);
+    // The name is the client's: escaped and quoted like every logged field (a name such as
+    // `x sid=FORGED` or one holding U+2028 must stay one field on one line).
+    debug!("receive event={} sid={}", logged(name), socket.id);
 }
 
 /// Answers with an emit, and with an ack too when the client asked for one.

@@ -16,6 +16,9 @@ use crate::bounded::Counts;
 /// counted together under `(other)`.
 pub const MAX_NAMES: usize = 64;
 
+/// Characters of a client's event name kept in the counters.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// Server state. Locks are held only to copy or push a value, never across an await.
 #[derive(Debug)]
 pub struct State {
@@ -114,8 +117,13 @@ impl State {
     }
 
     /// Counts an event a client sent.
+    ///
+    /// The name is the client's, so it is kept to [`MAX_NAME_CHARS`]: 64 names of 3,000
+    /// characters had made `/health` ~190 KB, past what any prober reads, so the server looked
+    /// dead to mpm-top's own console.
     pub fn record_received(&self, name: &str) {
-        lock(&self.received_by_name).bump(name);
+        let name = crate::text::truncate(name, MAX_NAME_CHARS);
+        lock(&self.received_by_name).bump(&name);
     }
 
     /// The newest `limit` events that fit in `max_bytes`, oldest first (see [`History::newest`]).
@@ -176,6 +184,16 @@ mod tests {
         assert_eq!(state.history_len(), 3);
         assert_eq!(state.counters()["events"]["tool_event"], 5);
         assert_eq!(state.counters()["history"]["total"], 5);
+    }
+
+    #[test]
+    fn long_names_are_cut_so_health_stays_small() {
+        let state = State::new(1, 0);
+        for i in 0..(MAX_NAMES + 10) {
+            state.record_received(&format!("name-{i}-{}", "x".repeat(3000)));
+        }
+        let size = crate::serve::history::json_size(&state.counters());
+        assert!(size < 16 * 1024, "{size} bytes");
     }
 
     #[test]
