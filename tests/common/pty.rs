@@ -64,15 +64,23 @@ impl Tty {
 
     /// Waits up to 20 s for `needle` on screen; returns the screen.
     pub fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(&format!("'{needle}' on screen"), |text| {
+            text.contains(needle)
+        })
+    }
+
+    /// Waits up to 20 s for a screen that is `ready` (a whole frame, where one string could
+    /// be read while the rest of the frame is still being drawn); returns it.
+    pub fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let text = self.text();
-            if text.contains(needle) {
+            if ready(&text) {
                 return text;
             }
             assert!(
                 Instant::now() < deadline,
-                "'{needle}' never appeared; the screen:\n{text}"
+                "never saw {what}; the screen:\n{text}"
             );
             std::thread::sleep(Duration::from_millis(1));
         }
