@@ -1,5 +1,6 @@
 //! Whole-screen snapshots of the console (`TestBackend` + insta). Deterministic: time, PIDs and
-//! facts enter as data. Regenerate with `INSTA_UPDATE=always cargo test --test console_snapshots`
+//! facts enter as data. The Log pane is empty here: nothing installs its logger in this test
+//! binary (`tests/log_pane.rs` feeds it known lines). Regenerate with `INSTA_UPDATE=always cargo test --test console_snapshots`
 //! and review the diff.
 #![allow(clippy::unwrap_used)]
 
@@ -11,7 +12,7 @@ use mpm_top::probes::logtail::LogLine;
 use mpm_top::probes::process::{ProcessInfo, ProcessStats};
 use mpm_top::probes::sockets::SocketRow;
 use mpm_top::target::{Chosen, Target};
-use mpm_top::ui::{Theme, render};
+use mpm_top::ui::{LogView, Theme, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
@@ -19,7 +20,7 @@ use serde_json::json;
 fn screen(state: &State, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|f| render(f, state, &Theme::new(true)))
+        .draw(|f| render(f, state, &Theme::new(true), &LogView::new()))
         .unwrap();
     terminal.backend().to_string()
 }
@@ -335,7 +336,6 @@ fn each_pane_zoomed() {
         ('3', "rates"),
         ('4', "resources"),
         ('5', "config"),
-        ('6', "log"),
     ] {
         let mut s = steady();
         update(&mut s, Action::Key(Key::Char(key)));

@@ -472,7 +472,8 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
         Ok(h) => {
             let kind = clean(&h.kind.label());
             if state.server.kind.as_deref() != Some(&kind) {
-                state.note(format!("server on {}: {kind}", state.target));
+                let line = format!("server on {}: {kind}", state.target);
+                state.log(super::Level::Info, super::Topic::Probe, line);
                 state.offer = None;
             }
             state.server.kind = Some(kind);
@@ -487,7 +488,8 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
         }
         Err(why) => {
             if state.server.kind.is_some() {
-                state.note(format!("server went away: {why}"));
+                let line = format!("server went away: {why}");
+                state.log(super::Level::Warn, super::Topic::Probe, line);
             }
             state.server = super::state::ServerView {
                 health: clean(&truncate(&why, 500)),

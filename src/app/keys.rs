@@ -2,7 +2,7 @@
 //! what is shown is what is bound.
 
 use super::state::{Dialog, Pane, RATE_WINDOWS, State};
-use super::{Effect, Key};
+use super::{Effect, Key, LogKey};
 use crate::actions::restart::{Confirmed, is_ours};
 use crate::target::Chosen;
 
@@ -95,6 +95,9 @@ pub fn replay_control(state: &State, key: Key) -> Option<Control> {
     if state.replay.is_none() || state.editing_filter || state.help || state.detail {
         return None;
     }
+    if log_zoomed(state) && (LogKey::of(key).is_some() || key == Key::Char('h')) {
+        return None;
+    }
     Some(match key {
         Key::Char(' ') => Control::PlayPause,
         Key::Left => Control::Seek(-10.0),
@@ -140,6 +143,9 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
     }
     if state.detail {
         return detail_key(state, key);
+    }
+    if let Some(effects) = log_key(state, key) {
+        return effects;
     }
     // Selecting and opening events needs the stream on screen.
     let stream_hidden = state.zoom && state.focus != Pane::Events;
@@ -209,6 +215,27 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
         _ => {}
     }
     Vec::new()
+}
+
+/// A key the zoomed Log pane takes (tui-logger's widget has its own keys); None for the rest.
+fn log_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
+    if !log_zoomed(state) {
+        return None;
+    }
+    if key == Key::Char('h') {
+        state.log_topics_hidden = !state.log_topics_hidden;
+        return Some(Vec::new());
+    }
+    let log_key = LogKey::of(key)?;
+    if key == Key::Esc {
+        state.zoom = false;
+    }
+    Some(vec![Effect::LogView(log_key)])
+}
+
+/// Whether the Log pane fills the screen (and so takes its own keys).
+fn log_zoomed(state: &State) -> bool {
+    state.zoom && state.focus == Pane::Log
 }
 
 /// Keys while an event's detail is open: scroll it, or close it (Enter, Esc, q).

@@ -4,6 +4,7 @@
 
 mod events;
 mod keys;
+pub mod log;
 pub mod state;
 pub mod time;
 mod tools;
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 pub use events::long_running as events_long_running;
 pub use keys::{Control, FOOTER_KEYS, HELP_KEYS, REPLAY_KEYS, replay_control};
+pub use log::{Entry as LogEntry, LOG_KEYS, Level, LogKey, Topic};
 pub use state::{Dialog, EventRow, Offer, Origin, Pane, RecordingView, ReplayView, State};
 pub use time::{Clock, Stamp};
 
@@ -158,6 +160,10 @@ pub enum Effect {
     Switch(Target),
     /// Start recording, or stop the recording being written.
     Record,
+    /// Write a line to mpm-top's log (and so the Log pane).
+    Log(LogEntry),
+    /// A key for the zoomed Log pane's widget.
+    LogView(LogKey),
 }
 
 impl Effect {
@@ -174,6 +180,8 @@ impl Effect {
             Effect::Doctor(_) => "doctor",
             Effect::Switch(_) => "switch",
             Effect::Record => "record",
+            Effect::Log(_) => "log",
+            Effect::LogView(_) => "log view",
         }
     }
 }
@@ -227,14 +235,12 @@ fn clean_row(row: ConfigRow) -> ConfigRow {
 
 /// The console now monitors `target`.
 fn retarget(state: &mut State, target: Target) {
-    state.note(format!("now monitoring {target}"));
-    // A new server: its facts start empty. What is the user's stays: the log, the
-    // configuration, the view (focus, zoom, filter, help), an action still running.
+    let said = format!("now monitoring {target}");
+    // A new server: its facts start empty. What is the user's stays: the configuration, the
+    // view (focus, zoom, filter, help), an action still running. (The log is tui-logger's.)
     let fresh = State::new(target, state.read_only);
     let old = std::mem::replace(state, fresh);
     state.keep_view(&old);
-    state.log = old.log;
-    state.log_written = old.log_written;
     state.recording = old.recording;
     state.replay = old.replay;
     state.config = old.config;
@@ -242,28 +248,36 @@ fn retarget(state: &mut State, target: Target) {
     state.now = old.now;
     state.watched_since = old.now.mono;
     state.busy = old.busy;
+    state.note(said);
 }
 
-/// Applies `action` to `state`; returns what the runtime must do.
+/// Applies `action` to `state`; returns what the runtime must do, mpm-top's log lines last.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let mut effects = apply(state, action);
+    effects.extend(state.take_log().into_iter().map(Effect::Log));
+    effects
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
-        Action::Watched(_, inner) => return update(state, *inner),
+        Action::Watched(_, inner) => return apply(state, *inner),
         Action::Tick(now) => events::tick(state, now),
         Action::Key(key) => return keys::press(state, key),
         Action::Resize => {}
         Action::Connected => {
             state.connected = true;
             state.feed_status = "connected".into();
-            state.note("feed connected");
+            state.log(Level::Info, Topic::Feed, "feed connected");
         }
         Action::Disconnected(reason) => {
             // The status pane has room for the start of it; the log gets it whole, once per
             // cause (not once per retry).
             let cause = |r: &str| r.split(" (retry in").next().unwrap_or_default().to_owned();
             if state.connected {
-                state.note(format!("feed lost the server: {reason}; reconnecting"));
+                let line = format!("feed lost the server: {reason}; reconnecting");
+                state.log(Level::Warn, Topic::Feed, line);
             } else if cause(&reason) != cause(&state.feed_status) {
-                state.note(format!("feed: {reason}"));
+                state.log(Level::Warn, Topic::Feed, format!("feed: {reason}"));
             }
             state.connected = false;
             state.feed_status = crate::text::clean(&reason);
@@ -274,7 +288,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.latency.push(ms);
         }
         Action::LogLine(line, at) => events::from_log(state, &line, at),
-        Action::Logged(line) => state.log_line(crate::text::sanitize(&line).into_owned()),
+        Action::Logged(line) => {
+            let line = crate::text::sanitize(&line).into_owned();
+            state.log_line(Level::Info, Topic::Replay, line);
+        }
         Action::Health(result) => events::health(state, result),
         Action::Transport {
             handshake,
@@ -313,11 +330,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Note(text) => state.note(text),
         Action::Done(text) => {
             state.busy = None;
-            state.note(text);
+            state.log(Level::Info, Topic::Action, text);
         }
         Action::Failed(text) => {
             state.busy = None;
-            state.note(format!("failed: {text}"));
+            state.log(Level::Error, Topic::Action, format!("failed: {text}"));
         }
     }
     Vec::new()
@@ -339,12 +356,13 @@ fn found_elsewhere(state: &mut State, found: Vec<(u16, String)>) {
         });
     if first != state.offer {
         if let Some(o) = &first {
-            state.note(format!(
+            let line = format!(
                 "nothing answers on {}; a {} server answers on port {}: press g to switch",
                 state.target.authority(),
                 o.kind,
                 o.port
-            ));
+            );
+            state.log(Level::Info, Topic::Probe, line);
         }
         state.offer = first;
     }

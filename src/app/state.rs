@@ -14,6 +14,7 @@ use crate::probes::process::{MemoryTrend, ProcessStats};
 use crate::probes::sockets::SocketRow;
 use crate::target::Target;
 
+use super::log::{Entry, Level, Topic};
 use super::time::Stamp;
 
 /// Events kept for the stream pane.
@@ -22,7 +23,7 @@ pub const EVENT_CAPACITY: usize = 2000;
 pub const RATE_HISTORY: usize = 3600;
 /// Seconds of latency and availability history (the guide's 60-second health loop).
 pub const STRIP: usize = 60;
-/// Lines of mpm-top's own log kept.
+/// Lines of mpm-top's own log kept (by tui-logger, for the Log pane).
 pub const LOG_CAPACITY: usize = 500;
 /// The longest line of mpm-top's own log, in characters.
 pub const LOG_LINE_CHARS: usize = 2000;
@@ -288,17 +289,16 @@ pub struct State {
     pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
     pub config_file: String,
-    /// mpm-top's own log.
-    pub log: Ring<String>,
-    /// Lines ever added to the log (the ring forgets; this does not): what a recorder compares
-    /// to find the lines a key wrote.
-    pub log_written: u64,
+    /// mpm-top's log lines written since `update` last handed them out as effects.
+    outbox: Vec<Entry>,
     /// The doctor's worst finding.
     pub worst: Option<(Status, String)>,
     /// Focused pane.
     pub focus: Pane,
     /// Focused pane fills the screen.
     pub zoom: bool,
+    /// The zoomed Log pane hides its topic list (`h`).
+    pub log_topics_hidden: bool,
     /// Paused: the id of the newest row when the stream was paused. Rows after it are held
     /// back until resume.
     pub paused: Option<u64>,
@@ -358,11 +358,11 @@ impl State {
             holders: Ok(Vec::new()),
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
-            log: Ring::new(LOG_CAPACITY),
-            log_written: 0,
+            outbox: Vec::new(),
             worst: None,
             focus: Pane::Events,
             zoom: false,
+            log_topics_hidden: false,
             paused: None,
             filter: String::new(),
             editing_filter: false,
@@ -437,6 +437,7 @@ impl State {
     pub fn keep_view(&mut self, old: &State) {
         self.focus = old.focus;
         self.zoom = old.zoom;
+        self.log_topics_hidden = old.log_topics_hidden;
         self.filter.clone_from(&old.filter);
         self.editing_filter = old.editing_filter;
         self.rate_window = old.rate_window;
@@ -445,30 +446,32 @@ impl State {
 
     /// Adds a line to mpm-top's own log, stamped with the console's clock (local time).
     pub fn note(&mut self, line: impl AsRef<str>) {
+        self.log(Level::Info, Topic::Console, line);
+    }
+
+    /// Adds a line at `level` on `topic`, stamped with the console's clock (local time).
+    pub fn log(&mut self, level: Level, topic: Topic, line: impl AsRef<str>) {
         let line = format!(
             "{} {}",
             self.now.seconds_text(),
             crate::text::sanitize(&crate::text::truncate(line.as_ref(), LOG_LINE_CHARS))
         );
-        self.log_line(line);
+        self.log_line(level, topic, line);
     }
 
     /// Adds a line, already stamped and sanitised, to mpm-top's own log (at most
     /// [`LOG_LINE_CHARS`] characters of it).
-    pub fn log_line(&mut self, line: String) {
+    pub fn log_line(&mut self, level: Level, topic: Topic, line: String) {
         let line = if line.len() > LOG_LINE_CHARS {
             crate::text::truncate(&line, LOG_LINE_CHARS)
         } else {
             line
         };
-        self.log.push(line);
-        self.log_written += 1;
+        self.outbox.push(Entry { level, topic, line });
     }
 
-    /// The log's lines written since it had `written` lines, oldest first (those the ring
-    /// still holds).
-    pub fn log_since(&self, written: u64) -> impl Iterator<Item = &String> {
-        let new = usize::try_from(self.log_written.saturating_sub(written)).unwrap_or(usize::MAX);
-        self.log.iter().skip(self.log.len().saturating_sub(new))
+    /// The log lines written since the last call, oldest first.
+    pub fn take_log(&mut self) -> Vec<Entry> {
+        std::mem::take(&mut self.outbox)
     }
 }

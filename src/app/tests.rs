@@ -9,6 +9,31 @@ use crate::probes::process::ProcessInfo;
 use crate::probes::sockets::SocketRow;
 use crate::target::{Chosen, Target};
 
+thread_local! {
+    /// mpm-top's log lines the test's `update`s returned (each test has a thread of its own).
+    static LOGGED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `update`, with the log lines it returns kept for [`logged`] and the other effects returned.
+pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let (lines, effects): (Vec<Effect>, Vec<Effect>) = super::update(state, action)
+        .into_iter()
+        .partition(|e| matches!(e, Effect::Log(_)));
+    LOGGED.with(|l| {
+        l.borrow_mut()
+            .extend(lines.into_iter().filter_map(|e| match e {
+                Effect::Log(entry) => Some(entry.line),
+                _ => None,
+            }));
+    });
+    effects
+}
+
+/// Every log line this test's `update`s returned, oldest first.
+pub(super) fn logged() -> Vec<String> {
+    LOGGED.with(|l| l.borrow().clone())
+}
+
 /// A target nobody named, for tests.
 pub(super) fn target(port: u16) -> Target {
     Target {
@@ -131,7 +156,7 @@ fn kill_opens_a_dialog_with_the_targets_captured_and_acts_only_on_y() {
     press(&mut s, "K");
     assert_eq!(press(&mut s, "n"), []);
     assert!(
-        s.log
+        logged()
             .iter()
             .any(|l| l.contains("cancelled: nothing was changed"))
     );
@@ -185,7 +210,10 @@ fn read_only_disables_every_action_and_says_so() {
     update(&mut s, listening(&[42]));
     assert_eq!(press(&mut s, "srKR"), []);
     assert_eq!(s.dialog, None);
-    assert_eq!(s.log.iter().filter(|l| l.contains("read-only")).count(), 4);
+    assert_eq!(
+        logged().iter().filter(|l| l.contains("read-only")).count(),
+        4
+    );
     assert_eq!(
         press(&mut s, "c"),
         [Effect::Collect(target(8765))],
@@ -205,7 +233,7 @@ fn pause_counts_what_arrives_and_the_filter_narrows_the_stream() {
     press(&mut s, "p");
     assert_eq!(s.held_back(), 0);
     assert!(
-        s.log
+        logged()
             .last()
             .unwrap()
             .contains("2 event(s) arrived while paused")
@@ -298,5 +326,56 @@ fn the_server_going_and_coming_back_is_shown_not_a_crash() {
         s.availability.iter().copied().collect::<Vec<_>>(),
         [true, false, true]
     );
-    assert!(s.log.iter().any(|l| l.contains("server went away")));
+    assert!(logged().iter().any(|l| l.contains("server went away")));
+}
+
+#[test]
+fn log_lines_are_returned_as_effects_with_their_level_and_topic() {
+    let mut s = fresh(false);
+    let effects = super::update(&mut s, Action::Failed("port held".into()));
+    let [Effect::Log(entry)] = effects.as_slice() else {
+        panic!("one log line: {effects:?}");
+    };
+    assert_eq!((entry.level, entry.topic), (Level::Error, Topic::Action));
+    assert!(entry.line.ends_with("failed: port held"), "{}", entry.line);
+    let effects = super::update(&mut s, Action::Disconnected("refused (retry in 1s)".into()));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Log(e)] if e.level == Level::Warn && e.topic == Topic::Feed),
+        "{effects:?}"
+    );
+    assert!(
+        s.take_log().is_empty(),
+        "update hands out every line it wrote"
+    );
+}
+
+#[test]
+fn the_zoomed_log_pane_takes_its_own_keys() {
+    let mut s = fresh(false);
+    // Not zoomed on the log: + and - move the rate window, arrows select events.
+    press(&mut s, "+");
+    assert_eq!(s.rate_window, 1);
+    press(&mut s, "6z");
+    assert_eq!(
+        press(&mut s, "+-f "),
+        [
+            Effect::LogView(LogKey::CaptureMore),
+            Effect::LogView(LogKey::CaptureLess),
+            Effect::LogView(LogKey::Focus),
+            Effect::LogView(LogKey::HideOff),
+        ]
+    );
+    assert_eq!(s.rate_window, 1, "the rate window did not move");
+    assert_eq!(
+        update(&mut s, Action::Key(Key::Left)),
+        [Effect::LogView(LogKey::Less)]
+    );
+    press(&mut s, "h");
+    assert!(s.log_topics_hidden);
+    assert_eq!(
+        update(&mut s, Action::Key(Key::Esc)),
+        [Effect::LogView(LogKey::Escape)]
+    );
+    assert!(!s.zoom, "Esc also unzooms");
+    assert_eq!(update(&mut s, Action::Key(Key::Up)), []);
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests::{at, fresh, press, target, tool_at};
+use super::tests::{at, fresh, logged, press, target, tool_at, update};
 use super::*;
 use crate::bounded::OTHER;
 use crate::target::Chosen;
@@ -213,7 +213,7 @@ fn pause_freezes_the_rows_and_counts_only_what_the_filter_shows() {
     press(&mut s, "p");
     assert_eq!(s.visible_events().count(), 2, "shown on resume");
     assert!(
-        s.log
+        logged()
             .last()
             .unwrap()
             .contains("1 event(s) arrived while paused")
@@ -259,7 +259,7 @@ fn a_named_target_is_offered_an_alternative_never_replaced() {
     update(&mut s, Action::Found(vec![(8779, "mpm-top".into())]));
     assert_eq!(s.target.port, 18931);
     assert_eq!(s.offer.as_ref().map(|o| o.port), Some(8779));
-    assert!(s.log.iter().any(|l| l.contains("press g to switch")));
+    assert!(logged().iter().any(|l| l.contains("press g to switch")));
     // Actions act on the target shown.
     assert_eq!(press(&mut s, "s"), [Effect::StartServer(s.target.clone())]);
     update(&mut s, Action::Done("started".into()));
@@ -273,7 +273,7 @@ fn a_named_target_is_offered_an_alternative_never_replaced() {
     assert_eq!(s.target.port, 8779);
     assert_eq!(s.server.kind, None);
     assert!(
-        s.log.iter().any(|l| l.contains("now monitoring")),
+        logged().iter().any(|l| l.contains("now monitoring")),
         "the log is kept"
     );
 }
@@ -283,7 +283,12 @@ fn one_action_at_a_time() {
     let mut s = fresh(false);
     assert_eq!(press(&mut s, "d"), [Effect::Doctor(target(8765))]);
     assert_eq!(press(&mut s, "c"), []);
-    assert!(s.log.last().unwrap().contains("'doctor' is still running"));
+    assert!(
+        logged()
+            .last()
+            .unwrap()
+            .contains("'doctor' is still running")
+    );
     update(&mut s, Action::Done("doctor: ok".into()));
     assert_eq!(press(&mut s, "c"), [Effect::Collect(target(8765))]);
 }
@@ -581,11 +586,11 @@ fn start_refuses_when_a_server_answers_and_the_demo_is_not_restarted() {
     let mut s = fresh(false);
     s.server.kind = Some("mpm-top".into());
     assert_eq!(press(&mut s, "s"), []);
-    assert!(s.log.last().unwrap().contains("already answers"));
+    assert!(logged().last().unwrap().contains("already answers"));
     let mut demo = State::new(target(9).on_port(9, Chosen::Demo), false);
     assert_eq!(press(&mut demo, "sr"), []);
     assert!(
-        demo.log
+        logged()
             .last()
             .unwrap()
             .contains("runs inside this console")
@@ -638,7 +643,7 @@ fn no_action_stops_anything_for_a_target_on_another_machine() {
     assert_eq!(press(&mut s, "K"), []);
     assert_eq!(press(&mut s, "r"), []);
     assert_eq!(s.dialog, None);
-    assert!(s.log.last().unwrap().contains("is not this machine"));
+    assert!(logged().last().unwrap().contains("is not this machine"));
 }
 
 #[test]

@@ -35,6 +35,8 @@ impl Dice {
 pub struct Demo {
     /// The server.
     pub server: Running,
+    /// What writes its log, for the console's subscriber to install (taken once).
+    pub log_layer: Option<crate::serve::command::LogLayer>,
     /// Its log, written as `mpm-top serve` writes one, so the console tails it.
     pub log: PathBuf,
     dir: PathBuf,
@@ -98,8 +100,9 @@ pub async fn start(resolved: &Resolved, stop: watch::Receiver<bool>) -> anyhow::
     settings.host = "127.0.0.1".into();
     let dir = private_dir()?;
     settings.log_file = dir.join("socketio_server.log");
-    // No stderr for the demo (the terminal is the console's), so there is no guard to keep.
-    let _ = crate::serve::command::init_logging(&settings, resolved.home.as_deref(), false);
+    // No stderr for the demo (the terminal is the console's). The console installs the one
+    // subscriber, with this layer beside the Log pane's.
+    let log_layer = crate::serve::command::file_log(&settings, resolved.home.as_deref());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = spawn(listener, &settings, None)?;
     let seed = std::time::SystemTime::now()
@@ -120,6 +123,7 @@ pub async fn start(resolved: &Resolved, stop: watch::Receiver<bool>) -> anyhow::
     ));
     Ok(Demo {
         server,
+        log_layer,
         log: settings.log_file,
         dir,
     })

@@ -118,7 +118,9 @@ pub async fn carry_out(
             ))
         }
         Effect::Switch(target) => Ok(format!("switching to {target}")),
-        Effect::Record => Ok("recording is the console's own business".into()),
+        Effect::Record | Effect::Log(_) | Effect::LogView(_) => {
+            Ok("recording and the log are the console's own business".into())
+        }
     };
     let _ = tx
         .send(outcome.map_or_else(|e| Action::Failed(format!("{e:#}")), Action::Done))

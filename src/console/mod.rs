@@ -5,6 +5,7 @@
 
 mod demo;
 mod effects;
+pub mod logging;
 mod producers;
 pub mod replay;
 mod tape;
@@ -93,7 +94,7 @@ pub fn run(resolved: Resolved, options: &Options) -> u8 {
 
 async fn console(resolved: Resolved, options: &Options) -> u8 {
     let (stop_tx, stop) = watch::channel(false);
-    let (resolved, demo) = if options.demo {
+    let (resolved, mut demo) = if options.demo {
         match demo::start(&resolved, stop.clone()).await {
             Ok(demo) => (
                 for_demo(options, demo.server.addr.port(), &demo.log),
@@ -107,6 +108,8 @@ async fn console(resolved: Resolved, options: &Options) -> u8 {
     } else {
         (resolved, None)
     };
+    // One subscriber for the process: the Log pane's, and the demo server's log file beside it.
+    logging::init(demo.as_mut().and_then(|d| d.log_layer.take()));
     let target = match &demo {
         Some(demo) => Target {
             scheme: "http",
@@ -233,7 +236,8 @@ async fn main_loop(
     let mut drawn = Instant::now()
         .checked_sub(FRAME)
         .unwrap_or_else(Instant::now);
-    terminal.draw(|f| ui::render(f, &state, &theme))?;
+    let log_view = logging::view();
+    draw(terminal, &state, &theme, &log_view)?;
     // Changes not yet on screen: the frame cap defers a draw, it never drops one.
     let mut dirty = false;
     loop {
@@ -242,7 +246,7 @@ async fn main_loop(
             if let Ok(n) = tokio::time::timeout(wait, rx.recv_many(&mut batch, 512)).await {
                 n
             } else {
-                terminal.draw(|f| ui::render(f, &state, &theme))?;
+                draw(terminal, &state, &theme, &log_view)?;
                 drawn = Instant::now();
                 dirty = false;
                 continue;
@@ -254,38 +258,46 @@ async fn main_loop(
             return Ok(finish_recording(&mut tape));
         }
         // The clock as the batch is applied: mpm-top's own log lines are stamped with it.
-        tape.apply(&mut state, Action::Tick(clock.stamp()));
+        log_only(tape.apply(&mut state, Action::Tick(clock.stamp())));
         let mut key_pressed = false;
         for action in batch.drain(..) {
             if matches!(&action, Action::Watched(g, _) if *g != generation) {
                 continue;
             }
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
-            for effect in tape.apply(&mut state, action) {
+            for effect in tape
+                .apply(&mut state, action)
+                .into_iter()
+                .filter_map(logged)
+            {
                 match effect {
                     Effect::Switch(to) => {
                         let _ = watching.send(true);
                         generation += 1;
                         watching = producers::watch_target(&to, &watch_of(&to), &tx, generation);
-                        tape.apply(&mut state, Action::Retargeted(to));
+                        log_only(tape.apply(&mut state, Action::Retargeted(to)));
                         continue;
                     }
                     Effect::Record => {
                         start_or_stop_recording(&mut tape, &mut state, &tx);
                         continue;
                     }
+                    Effect::LogView(key) => {
+                        // tui-logger's widget learns what is selected when it is drawn: each
+                        // key acts on the frame before it, so each is drawn at once.
+                        logging::press(&log_view, key);
+                        draw(terminal, &state, &theme, &log_view)?;
+                        drawn = Instant::now();
+                        continue;
+                    }
                     _ => {}
                 }
-                tape.note(&mut state, format!("{}: started", effect.label()));
-                let held = matches!(effect, Effect::Collect(_)).then(|| tape.held(&state));
-                tokio::spawn(effects::carry_out(
+                start(
+                    &mut tape,
+                    &mut state,
                     effect,
-                    resolved.clone(),
-                    reload.clone(),
-                    audit.clone(),
-                    tx.clone(),
-                    held,
-                ));
+                    (resolved, reload, &audit, &tx),
+                );
             }
         }
         let (recording, ended) = tape.view();
@@ -298,13 +310,64 @@ async fn main_loop(
         }
         // Keys are answered at once; everything else is drawn at most once per frame.
         if key_pressed || drawn.elapsed() >= FRAME {
-            terminal.draw(|f| ui::render(f, &state, &theme))?;
+            draw(terminal, &state, &theme, &log_view)?;
             drawn = Instant::now();
             dirty = false;
         } else {
             dirty = true;
         }
     }
+}
+
+/// Carries out the log lines among the effects of an action that asks for nothing else.
+fn log_only(effects: Vec<Effect>) {
+    for effect in effects {
+        _ = logged(effect);
+    }
+}
+
+/// Starts `effect` on a task of its own, saying so in the log.
+fn start(
+    tape: &mut tape::Tape,
+    state: &mut State,
+    effect: Effect,
+    with: (&Resolved, &effects::Reload, &Audit, &mpsc::Sender<Action>),
+) {
+    let (resolved, reload, audit, tx) = with;
+    tape.note(state, format!("{}: started", effect.label()));
+    let held = matches!(effect, Effect::Collect(_)).then(|| tape.held(state));
+    tokio::spawn(effects::carry_out(
+        effect,
+        resolved.clone(),
+        reload.clone(),
+        audit.clone(),
+        tx.clone(),
+        held,
+    ));
+}
+
+/// Logs `effect` if it is a log line; returns it otherwise.
+fn logged(effect: Effect) -> Option<Effect> {
+    match effect {
+        Effect::Log(entry) => {
+            logging::emit(&entry);
+            None
+        }
+        other => Some(other),
+    }
+}
+
+/// Draws a frame, with the log lines written since the last one.
+fn draw(
+    terminal: &mut ratatui::DefaultTerminal,
+    state: &State,
+    theme: &Theme,
+    log_view: &ui::LogView,
+) -> std::io::Result<()> {
+    logging::flush();
+    terminal
+        .draw(|f| ui::render(f, state, theme, log_view))
+        .map(|_| ())
 }
 
 /// The console's first state, and its tape (recording from the start with `--record`).
@@ -318,7 +381,7 @@ fn begin(
     state.now = clock.stamp();
     state.config_file.clone_from(&resolved.file_shown);
     let mut tape = tape::Tape::new(clock, options.record_max_mib, resolved.home.as_deref());
-    tape.apply(&mut state, Action::Config(crate::config::rows(resolved)));
+    log_only(tape.apply(&mut state, Action::Config(crate::config::rows(resolved))));
     tape.note(
         &mut state,
         format!(

@@ -7,6 +7,7 @@
 //! filter, selection. Either way at most [`BUDGET`] entries are applied per frame, so a long
 //! seek shows its progress instead of freezing the screen.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -14,8 +15,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::producers;
-use crate::app::{Action, Control, Key, ReplayView, State, replay_control, update};
+use super::{logging, producers};
+use crate::app::state::LOG_CAPACITY;
+use crate::app::{
+    Action, Control, Effect, Key, LogEntry, ReplayView, State, replay_control, update,
+};
 use crate::record::{Entries, Entry, Recording};
 use crate::ui::{self, Theme};
 
@@ -42,6 +46,11 @@ pub struct Player<'a> {
     moved: Instant,
     /// The end has been reached and said.
     ended: bool,
+    /// mpm-top's log lines the entries wrote, not yet handed to the Log pane (the newest
+    /// [`LOG_CAPACITY`] of them: a long seek writes more than the pane keeps).
+    log: VecDeque<LogEntry>,
+    /// The state started again from the first entry: the Log pane's lines go too.
+    restarted: bool,
 }
 
 impl<'a> Player<'a> {
@@ -59,6 +68,8 @@ impl<'a> Player<'a> {
             playing: true,
             moved: Instant::now(),
             ended: false,
+            log: VecDeque::new(),
+            restarted: false,
         };
         let header = &recording.header;
         let mut state = State::new(header.target.clone(), true);
@@ -77,6 +88,7 @@ impl<'a> Player<'a> {
             header.mpm_top,
             header.target,
         ));
+        player.keep_log(&mut state, Vec::new());
         state.replay = Some(player.view());
         (player, state)
     }
@@ -86,7 +98,9 @@ impl<'a> Player<'a> {
         for _ in 0..BUDGET {
             match self.next.take() {
                 Some(entry) if entry.t <= self.goal => {
-                    let _ = update(state, entry.a);
+                    // Effects are never carried out here; log lines are shown.
+                    let effects = update(state, entry.a);
+                    self.keep_log(state, effects);
                     self.next = self.entries.next();
                 }
                 other => {
@@ -125,8 +139,34 @@ impl<'a> Player<'a> {
                 None => "end of the recording: space plays it again from the start".to_owned(),
             };
             state.note(end);
+            self.keep_log(state, Vec::new());
         }
         state.replay = Some(self.view());
+    }
+
+    /// Keeps the log lines among `effects`, and those noted on `state` since.
+    fn keep_log(&mut self, state: &mut State, effects: Vec<Effect>) {
+        let noted = state.take_log().into_iter().map(Effect::Log);
+        for effect in effects.into_iter().chain(noted) {
+            if let Effect::Log(entry) = effect {
+                if self.log.len() == LOG_CAPACITY {
+                    self.log.pop_front();
+                }
+                self.log.push_back(entry);
+            }
+        }
+    }
+
+    /// Hands the log lines written since the last call to the Log pane (forgetting what it
+    /// held first, when the state started again).
+    fn write_log(&mut self) {
+        if std::mem::take(&mut self.restarted) {
+            logging::clear();
+        }
+        for entry in self.log.drain(..) {
+            logging::emit(&entry);
+        }
+        logging::flush();
     }
 
     /// Carries out a replay control.
@@ -160,6 +200,8 @@ impl<'a> Player<'a> {
             self.entries = fresh.entries;
             self.next = fresh.next;
             self.ended = false;
+            self.log = fresh.log;
+            self.restarted = true;
         }
         self.goal = to;
         self.apply(state);
@@ -264,15 +306,18 @@ async fn replay_loop(
     let (tx, mut rx) = mpsc::channel::<Action>(64);
     tokio::spawn(producers::keyboard(tx));
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
+    logging::init(None);
+    let log_view = logging::view();
     let (mut player, mut state) = Player::new(recording);
     loop {
-        terminal.draw(|f| ui::render(f, &state, &theme))?;
+        player.write_log();
+        terminal.draw(|f| ui::render(f, &state, &theme, &log_view))?;
         let busy = player.playing || player.seeking();
         // Idle (paused, or at the end) waits for a key and nothing else.
         let wait = if busy { FRAME } else { Duration::from_hours(1) };
         if let Ok(action) = tokio::time::timeout(wait, rx.recv()).await {
             match action {
-                Some(Action::Key(key)) => press(&mut player, &mut state, key),
+                Some(Action::Key(key)) => press(&mut player, &mut state, key, &log_view),
                 Some(_) => {}
                 None => return Ok(()),
             }
@@ -285,13 +330,19 @@ async fn replay_loop(
 }
 
 /// A key: a replay control, or what it does in the console (actions refuse, saying why).
-fn press(player: &mut Player, state: &mut State, key: Key) {
-    match replay_control(state, key) {
-        Some(control) => player.control(control, state),
-        None => {
-            // Effects are never carried out here; the keys that would ask for one say why.
-            let _ = update(state, Action::Key(key));
+fn press(player: &mut Player, state: &mut State, key: Key, log_view: &ui::LogView) {
+    if let Some(control) = replay_control(state, key) {
+        player.control(control, state);
+    } else {
+        // Effects are never carried out here (the keys that would ask for one say why),
+        // except the Log pane's own keys and lines.
+        let effects = update(state, Action::Key(key));
+        for effect in &effects {
+            if let Effect::LogView(key) = effect {
+                logging::press(log_view, *key);
+            }
         }
+        player.keep_log(state, effects);
     }
 }
 

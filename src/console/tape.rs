@@ -65,25 +65,24 @@ impl Tape {
         if kept {
             self.keep(t, &action);
         }
-        let written = state.log_written;
         let effects = update(state, action);
         if !kept {
-            self.keep_log(state, written, t);
+            for effect in &effects {
+                if let Effect::Log(entry) = effect {
+                    self.keep(t, &Action::Logged(entry.line.clone()));
+                }
+            }
         }
         effects
     }
 
     /// Writes a line to mpm-top's log, and keeps it.
     pub fn note(&mut self, state: &mut State, line: impl AsRef<str>) {
-        let written = state.log_written;
         state.note(line);
-        self.keep_log(state, written, self.clock.mono());
-    }
-
-    fn keep_log(&mut self, state: &State, written: u64, t: f64) {
-        let lines: Vec<String> = state.log_since(written).cloned().collect();
-        for line in lines {
-            self.keep(t, &Action::Logged(line));
+        let t = self.clock.mono();
+        for entry in state.take_log() {
+            self.keep(t, &Action::Logged(entry.line.clone()));
+            super::logging::emit(&entry);
         }
     }
 

@@ -211,46 +211,18 @@ async fn bind(settings: &Settings, port_from_flag: bool) -> anyhow::Result<TcpLi
     )
 }
 
-/// Log lines go to the log file (reopened after rotation) and, for `serve`, to stderr (not for
-/// the console's `--demo`, whose terminal is the console's). The guard, when there is one,
-/// must live as long as the server: dropping it flushes stderr.
+/// A layer of the process's one `tracing` subscriber, built on its own.
+pub type LogLayer = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// Log lines go to the log file (reopened after rotation) and, for `serve`, to stderr. The
+/// guard, when there is one, must live as long as the server: dropping it flushes stderr.
 #[must_use = "dropping the guard ends logging to stderr"]
 pub fn init_logging(
     settings: &Settings,
     home: Option<&std::path::Path>,
     to_stderr: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let level = match settings.log_level {
-        LogLevel::Debug => LevelFilter::DEBUG,
-        LogLevel::Info => LevelFilter::INFO,
-        LogLevel::Warning => LevelFilter::WARN,
-        LogLevel::Error | LogLevel::Critical => LevelFilter::ERROR,
-    };
-    // The Socket.IO libraries are chatty; their lines are wanted only with `debug: true`.
-    let libraries = if settings.debug {
-        level
-    } else {
-        LevelFilter::WARN
-    };
-    let filter = Targets::new()
-        .with_target("mpm_top", level)
-        .with_default(libraries);
-    let file = match LogFile::open(&settings.log_file) {
-        Ok(file) => Some(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_target(false)
-                .with_writer(Mutex::new(file))
-                .with_filter(filter.clone()),
-        ),
-        Err(e) => {
-            eprintln!(
-                "mpm-top serve: cannot write the log file '{}' ({e}); logging to stderr only",
-                tilde(&settings.log_file, home)
-            );
-            None
-        }
-    };
+    let file = file_log(settings, home);
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     // Written by a thread of its own that drops lines when the pipe is full: a stderr nobody
@@ -265,7 +237,7 @@ pub fn init_logging(
             .with_ansi(colour)
             .with_target(false)
             .with_writer(writer)
-            .with_filter(filter);
+            .with_filter(log_filter(settings));
         (Some(layer), Some(guard))
     } else {
         (None, None)
@@ -275,6 +247,47 @@ pub fn init_logging(
         .with(stderr)
         .try_init();
     guard
+}
+
+/// The server's log file as a layer (None, having said why, when it cannot be written): for
+/// `serve`, and for the console's `--demo`, whose subscriber also feeds the Log pane.
+#[must_use]
+pub fn file_log(settings: &Settings, home: Option<&std::path::Path>) -> Option<LogLayer> {
+    match LogFile::open(&settings.log_file) {
+        Ok(file) => Some(Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_target(false)
+                .with_writer(Mutex::new(file))
+                .with_filter(log_filter(settings)),
+        )),
+        Err(e) => {
+            eprintln!(
+                "mpm-top serve: cannot write the log file '{}' ({e}); logging to stderr only",
+                tilde(&settings.log_file, home)
+            );
+            None
+        }
+    }
+}
+
+/// What the server logs: its own lines at `log_level`; the Socket.IO libraries' lines only with
+/// `debug: true` (they are chatty).
+fn log_filter(settings: &Settings) -> Targets {
+    let level = match settings.log_level {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warning => LevelFilter::WARN,
+        LogLevel::Error | LogLevel::Critical => LevelFilter::ERROR,
+    };
+    let libraries = if settings.debug {
+        level
+    } else {
+        LevelFilter::WARN
+    };
+    Targets::new()
+        .with_target("mpm_top", level)
+        .with_default(libraries)
 }
 
 /// Log lines queued for stderr at most (~2 MB); past it, lines are dropped, not waited for.

@@ -1,5 +1,7 @@
-//! Pure rendering: `render(frame, &State, &Theme)` only reads the state (it never reads a
-//! clock: every time shown was stamped where it happened), so whole screens are snapshot-tested.
+//! Pure rendering: `render(frame, &State, &Theme, &LogView)` only reads the state (it never
+//! reads a clock: every time shown was stamped where it happened), so whole screens are
+//! snapshot-tested. The one thing drawn from outside the state is the Log pane: tui-logger keeps
+//! mpm-top's log lines itself, and its widget state (selection, levels, scrolling) is `LogView`.
 //!
 //! ```text
 //! ┌1 Status──────────────┐┌2 Events─────────────────────────┐
@@ -28,13 +30,17 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 pub use format::bytes;
 pub use theme::Theme;
 
-use crate::app::{FOOTER_KEYS, Pane, State};
+use crate::app::{FOOTER_KEYS, LOG_KEYS, Pane, State};
+
+/// The Log pane's widget state (tui-logger's): which topics and levels it shows, and where it
+/// is scrolled to.
+pub type LogView = tui_logger::TuiWidgetState;
 
 /// Smallest terminal the layout fits.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 /// Draws the whole screen.
-pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
+pub fn render(frame: &mut Frame, state: &State, theme: &Theme, log: &LogView) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         let text = format!(
@@ -46,7 +52,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     }
     let [main, footer] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
     if state.zoom {
-        pane(frame, state, theme, state.focus, main);
+        pane(frame, state, theme, log, (state.focus, main));
     } else {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
@@ -57,7 +63,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             Constraint::Length(9),
         ])
         .areas(left);
-        let [events, resources, log] = Layout::vertical([
+        let [events, resources, log_area] = Layout::vertical([
             Constraint::Min(8),
             Constraint::Length(9),
             Constraint::Length(7),
@@ -69,9 +75,9 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
             (Pane::Config, config),
             (Pane::Events, events),
             (Pane::Resources, resources),
-            (Pane::Log, log),
+            (Pane::Log, log_area),
         ] {
-            pane(frame, state, theme, p, r);
+            pane(frame, state, theme, log, (p, r));
         }
     }
     footer_line(frame, state, theme, footer);
@@ -96,7 +102,8 @@ fn make_controls_visible(frame: &mut Frame) {
     }
 }
 
-fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect) {
+fn pane(frame: &mut Frame, state: &State, theme: &Theme, log: &LogView, at: (Pane, Rect)) {
+    let (which, area) = at;
     let style = if state.focus == which {
         theme.focus
     } else {
@@ -119,7 +126,7 @@ fn pane(frame: &mut Frame, state: &State, theme: &Theme, which: Pane, area: Rect
         Pane::Rates => panes::rates(frame, state, theme, inner),
         Pane::Resources => resources::resources(frame, state, theme, inner),
         Pane::Config => panes::config(frame, state, theme, inner),
-        Pane::Log => panes::log(frame, state, theme, inner),
+        Pane::Log => panes::log(frame, state, theme, log, inner),
     }
 }
 
@@ -163,6 +170,11 @@ fn footer_keys(state: &State, width: usize) -> Vec<(&'static str, &'static str)>
             ("?", "help"),
             ("q", "quit"),
         ]);
+        return fit(&keys, width);
+    }
+    if state.zoom && state.focus == Pane::Log {
+        keys.extend(LOG_KEYS.iter().copied());
+        keys.extend([("Esc", "unzoom"), ("?", "help"), ("q", "quit")]);
         return fit(&keys, width);
     }
     if state.offer.is_some() {

@@ -6,11 +6,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::Theme;
-use crate::app::{Dialog, HELP_KEYS, REPLAY_KEYS, State};
+use crate::app::{Dialog, HELP_KEYS, LOG_KEYS, Pane, REPLAY_KEYS, State};
 
 /// The help: a replay's controls first when replaying, then the console's keys (without those
 /// a replay turns off or gives another meaning), then a few reminders.
 fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
+    if state.zoom && state.focus == Pane::Log {
+        return log_help_lines(theme);
+    }
     // Replaying, its controls come first; the console's own keys follow.
     let replaying = if state.replay.is_some() {
         &REPLAY_KEYS[..]
@@ -45,6 +48,31 @@ fn help_lines(state: &State, theme: &Theme) -> Vec<Line<'static>> {
     ] {
         lines.push(Line::from(Span::styled(reminder, theme.dim)));
     }
+    lines
+}
+
+/// The zoomed Log pane's help: tui-logger's keys, as the console binds them.
+fn log_help_lines(theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = vec![Line::from(Span::styled(
+        "The zoomed Log pane: topics are what a line is about (feed, probe, action, ...)",
+        theme.dim,
+    ))];
+    lines.extend(
+        LOG_KEYS
+            .iter()
+            .chain(&[("Esc", "unzoom"), ("q", "quit")])
+            .map(|(k, what)| {
+                Line::from(vec![
+                    Span::styled(format!("{k:>10}  "), theme.focus),
+                    Span::raw(*what),
+                ])
+            }),
+    );
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Esc, then ?, lists the console's other keys. Any key closes this help.",
+        theme.dim,
+    )));
     lines
 }
 

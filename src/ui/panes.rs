@@ -1,13 +1,15 @@
 //! The Rates, Config and Log panes. Each draws into the inside of its block.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph, Row, Table};
 
-use super::Theme;
-use crate::app::State;
+use tui_logger::{TuiLoggerLevelOutput, TuiLoggerTargetWidget, TuiLoggerWidget};
+
+use super::{LogView, Theme};
+use crate::app::{Pane, State};
 
 /// Rates: events/s per type over the window, with totals.
 pub fn rates(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
@@ -89,26 +91,41 @@ pub fn config(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     );
 }
 
-/// Log: what mpm-top itself did, newest at the bottom; long lines wrap rather than lose their
-/// end (where an error says why).
-pub fn log(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
-    // Wrapped here, a row per `width` characters, so the newest row is always the last one
-    // on screen (a paragraph's word wrap takes rows that cannot be counted beforehand).
-    let (height, width) = (usize::from(area.height), usize::from(area.width).max(1));
-    let mut rows: Vec<String> = Vec::with_capacity(height);
-    for line in state.log.iter().rev() {
-        let chars: Vec<char> = line.chars().collect();
-        let pieces: Vec<String> = chars.chunks(width).map(|c| c.iter().collect()).collect();
-        rows.extend(pieces.into_iter().rev());
-        if rows.len() >= height {
-            break;
-        }
-    }
-    rows.truncate(height);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .rev()
-        .map(|row| Line::from(Span::styled(row, theme.dim)))
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+/// Log: what mpm-top itself did, newest at the bottom, drawn by tui-logger from the lines it
+/// holds. Each line carries its own local time (stamped by the console's clock), so the
+/// widget's own timestamp is off. Zoomed, the topic list is shown beside it (unless `h` hid
+/// it), and the widget's keys choose levels per topic, focus and scroll. (tui-logger's smart
+/// widget would title the lines with a rate measured on its own clock; it is not used.)
+pub fn log(frame: &mut Frame, state: &State, theme: &Theme, view: &LogView, area: Rect) {
+    let zoomed = state.zoom && state.focus == Pane::Log;
+    let lines_area = if zoomed && !state.log_topics_hidden {
+        let [topics, lines] =
+            Layout::horizontal([Constraint::Length(TOPICS_WIDTH), Constraint::Min(10)]).areas(area);
+        let list = TuiLoggerTargetWidget::default()
+            .block(
+                Block::bordered()
+                    .title(Span::styled("topics (h)", theme.dim))
+                    .border_style(theme.border),
+            )
+            .highlight_style(theme.focus)
+            .state(view);
+        frame.render_widget(list, topics);
+        lines
+    } else {
+        area
+    };
+    let lines = TuiLoggerWidget::default()
+        .output_timestamp(None)
+        .output_level(Some(TuiLoggerLevelOutput::Abbreviated))
+        .output_target(zoomed)
+        .output_file(false)
+        .output_line(false)
+        .style_error(theme.bad)
+        .style_warn(theme.warn)
+        .style_info(theme.dim)
+        .state(view);
+    frame.render_widget(lines, lines_area);
 }
+
+/// The topic list's width: the longest topic (`console`), its EWI levels, and borders.
+const TOPICS_WIDTH: u16 = 7 + 6 + 2;

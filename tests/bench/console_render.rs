@@ -1,10 +1,11 @@
 //! `cargo bench --bench console_render`: time to render one full console frame at 200×60 with
-//! full buffers (2,000 events, rates for 20 types), drawn into a `TestBackend`.
+//! full buffers (2,000 events, rates for 20 types, 500 log lines), drawn into a `TestBackend`.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::time::Instant;
 
-use mpm_top::app::{Action, Stamp, State, update};
+use mpm_top::app::{Action, Effect, Stamp, State, update};
+use mpm_top::console::logging;
 use mpm_top::target::{Chosen, Target};
 use mpm_top::ui::{Theme, render};
 use ratatui::Terminal;
@@ -33,15 +34,26 @@ fn main() {
         );
         update(&mut state, Action::Latency(0.5 + f64::from(i % 7) / 10.0));
     }
+    logging::init(None);
+    for i in 0..500 {
+        state.note(format!("log line {i}: the Log pane holds its newest 500"));
+        for effect in update(&mut state, Action::Resize) {
+            if let Effect::Log(entry) = effect {
+                logging::emit(&entry);
+            }
+        }
+    }
+    logging::flush();
+    let log = logging::view();
     let theme = Theme::new(false);
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
     for _ in 0..50 {
-        terminal.draw(|f| render(f, &state, &theme)).unwrap(); // warm-up
+        terminal.draw(|f| render(f, &state, &theme, &log)).unwrap(); // warm-up
     }
     let mut times: Vec<f64> = (0..1000)
         .map(|_| {
             let started = Instant::now();
-            terminal.draw(|f| render(f, &state, &theme)).unwrap();
+            terminal.draw(|f| render(f, &state, &theme, &log)).unwrap();
             started.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
