@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
 
+use crate::probes::owners::Owners;
 use crate::probes::process::{ProcessInfo, describe, start_ticks};
 use crate::probes::sockets::SocketRow;
 use crate::target::Target;
@@ -122,10 +123,22 @@ pub struct PortFacts {
     pub holders: Result<Vec<Holder>, String>,
 }
 
-/// Samples the target's port: the console's producer and the debug bundle's recording.
+/// Samples the target's port (the debug bundle's recording), reading every process.
 #[must_use]
 pub fn port_facts(target: &Target) -> PortFacts {
     let rows = crate::probes::sockets::port_table(target.port).unwrap_or_default();
+    facts_of(rows, target)
+}
+
+/// Samples the target's port for the console: `owners` remembers which processes held its
+/// sockets, so an unchanged port costs a few processes' descriptors, not every process's.
+#[must_use]
+pub fn port_facts_with(target: &Target, owners: &mut Owners) -> PortFacts {
+    let rows = crate::probes::sockets::port_table_with(target.port, owners).unwrap_or_default();
+    facts_of(rows, target)
+}
+
+fn facts_of(rows: Vec<SocketRow>, target: &Target) -> PortFacts {
     // The process is the one holding the target's listening socket, never the PID /health
     // names; the same holders every action is offered.
     let holders = from_rows(&rows, target);

@@ -2,7 +2,7 @@
 //! The state never reads a clock; `Tick` only moves the clock that windows and ages use.
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, Local, Offset as _, TimeZone as _, Utc};
 use serde_json::Value;
@@ -71,6 +71,13 @@ impl Clock {
     #[must_use]
     pub fn stamp(&self) -> Stamp {
         self.stamp_at(Instant::now())
+    }
+
+    /// The latest whole second of this clock, not after now: where periodic work starts, so
+    /// that the tick and the probes wake together and their changes are drawn in one frame.
+    #[must_use]
+    pub fn last_whole_second(&self) -> Instant {
+        self.started + Duration::from_secs(self.started.elapsed().as_secs())
     }
 
     /// Seconds since the clock started (monotonic), without reading the wall clock.

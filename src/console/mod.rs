@@ -233,22 +233,19 @@ async fn main_loop(
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
     let audit = Audit::beside(&resolved.settings.log_file).quiet();
     let mut batch = Vec::with_capacity(512);
-    let mut drawn = Instant::now()
-        .checked_sub(FRAME)
-        .unwrap_or_else(Instant::now);
     let log_view = logging::view();
     draw(terminal, &state, &theme, &log_view)?;
-    // Changes not yet on screen: the frame cap defers a draw, it never drops one.
-    let mut dirty = false;
+    // Since when changes wait to be drawn: a frame after the first of them, all are drawn at
+    // once. (The second's tick and health answer arrive a few ms apart: one draw, not two.)
+    let mut dirty: Option<Instant> = None;
     loop {
-        let received = if dirty {
-            let wait = FRAME.saturating_sub(drawn.elapsed());
+        let received = if let Some(since) = dirty {
+            let wait = FRAME.saturating_sub(since.elapsed());
             if let Ok(n) = tokio::time::timeout(wait, rx.recv_many(&mut batch, 512)).await {
                 n
             } else {
                 draw(terminal, &state, &theme, &log_view)?;
-                drawn = Instant::now();
-                dirty = false;
+                dirty = None;
                 continue;
             }
         } else {
@@ -287,7 +284,6 @@ async fn main_loop(
                         // key acts on the frame before it, so each is drawn at once.
                         logging::press(&log_view, key);
                         draw(terminal, &state, &theme, &log_view)?;
-                        drawn = Instant::now();
                         continue;
                     }
                     _ => {}
@@ -308,13 +304,12 @@ async fn main_loop(
         if state.quit {
             return Ok(finish_recording(&mut tape));
         }
-        // Keys are answered at once; everything else is drawn at most once per frame.
-        if key_pressed || drawn.elapsed() >= FRAME {
+        // Keys are answered at once; everything else is drawn a frame after it came.
+        if key_pressed {
             draw(terminal, &state, &theme, &log_view)?;
-            drawn = Instant::now();
-            dirty = false;
+            dirty = None;
         } else {
-            dirty = true;
+            dirty.get_or_insert_with(Instant::now);
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::actions;
 use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
 use crate::probes::http::{self, ServerKind};
+use crate::probes::owners::Owners;
 use crate::probes::{logtail, pidfiles};
 use crate::target::Target;
 
@@ -85,12 +86,11 @@ pub fn watch_target(
 async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver<bool>) {
     let (feed_tx, mut events) = mpsc::channel(4096);
     let dropped = Dropped::default();
-    tokio::spawn(feed::run(
-        FeedOptions::new(&url),
-        feed_tx,
-        dropped.clone(),
-        stop,
-    ));
+    let options = FeedOptions {
+        ping_phase: Some(clock.last_whole_second()),
+        ..FeedOptions::new(&url)
+    };
+    tokio::spawn(feed::run(options, feed_tx, dropped.clone(), stop));
     let mut told = 0;
     while let Some(event) = events.recv().await {
         // Events the feed could not queue (the console fell behind): counted, and said.
@@ -125,9 +125,12 @@ async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver
 async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver<bool>) {
     let url = target.url();
     let timeout = Duration::from_secs(1);
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // On the clock's whole seconds, as the tick is: its answer is drawn in the tick's frame.
+    let mut ticker = tokio::time::interval_at(w.clock.last_whole_second().into(), TICK);
     let mut tail: Option<Tail> = None;
     let mut kind = None;
+    // Who held the port's sockets: kept between samples (see `probes::owners`).
+    let mut owners = Some(Owners::default());
     for round in 0u64.. {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -172,15 +175,17 @@ async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver
         let port = target.port;
         let owned = target.clone();
         let (log_kind, log_watch) = (kind.clone(), w.clone());
+        let mut known = owners.take().unwrap_or_default();
         let facts = tokio::task::spawn_blocking(move || {
-            let facts = actions::holder::port_facts(&owned);
+            let facts = actions::holder::port_facts_with(&owned, &mut known);
             let log = log_of(log_kind.as_ref(), facts.pid, port, &log_watch);
-            (facts.stats, facts.rows, facts.holders, log)
+            (facts.stats, facts.rows, facts.holders, log, known)
         })
         .await;
-        let Ok((process, sockets, holders, wanted)) = facts else {
+        let Ok((process, sockets, holders, wanted, known)) = facts else {
             continue;
         };
+        owners = Some(known);
         let at = w.clock.stamp();
         if tail.as_ref().map(|t| &t.path) != wanted.as_ref() {
             tail = wanted.map(|path| {
@@ -318,7 +323,7 @@ pub async fn keyboard(tx: mpsc::Sender<Action>) {
 
 /// The clock, once a second.
 pub async fn ticks(clock: Clock, tx: mpsc::Sender<Action>) {
-    let mut ticker = tokio::time::interval(TICK);
+    let mut ticker = tokio::time::interval_at(clock.last_whole_second().into(), TICK);
     loop {
         ticker.tick().await;
         crate::app::time::refresh_local_offset();

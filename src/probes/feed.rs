@@ -56,6 +56,9 @@ pub struct FeedOptions {
     pub min_backoff: Duration,
     /// Longest wait before reconnecting.
     pub max_backoff: Duration,
+    /// Pings go out on this instant plus whole `ping_every`s (the console's tick, so that the
+    /// round trip is drawn in the tick's frame); None: from the connect.
+    pub ping_phase: Option<Instant>,
 }
 
 impl FeedOptions {
@@ -67,6 +70,7 @@ impl FeedOptions {
             ping_every: Duration::from_secs(1),
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(1),
+            ping_phase: None,
         }
     }
 }
@@ -186,7 +190,15 @@ async fn stay_connected(
     pongs: &mut mpsc::Receiver<u64>,
     stop: &mut watch::Receiver<bool>,
 ) -> String {
-    let mut ticker = tokio::time::interval(options.ping_every);
+    let mut ticker = match options.ping_phase {
+        Some(phase) => {
+            let every = options.ping_every.max(Duration::from_millis(1));
+            let passed = phase.elapsed().as_nanos() / every.as_nanos();
+            let last = phase + every * u32::try_from(passed).unwrap_or(0);
+            tokio::time::interval_at(last.into(), every)
+        }
+        None => tokio::time::interval(options.ping_every),
+    };
     let mut sent: Option<(u64, Instant)> = None;
     let mut next_id: u64 = 1;
     // A server that stops answering pings is as good as gone.

@@ -5,6 +5,8 @@ pub mod feed;
 pub mod http;
 pub mod logfields;
 pub mod logtail;
+pub mod owners;
 pub mod pidfiles;
 pub mod process;
+mod procfs;
 pub mod sockets;

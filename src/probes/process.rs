@@ -1,6 +1,4 @@
-//! Facts about one process, from sysinfo.
-
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+//! Facts about one process, from `/proc`.
 
 /// The most of a command line kept: enough to tell processes apart, and a process with a
 /// megabyte of arguments cannot make every sample (and every recorded one) a megabyte.
@@ -51,36 +49,20 @@ impl ProcessInfo {
 }
 
 /// The process `pid`, if it exists and has not exited (a zombie, waiting to be reaped, holds
-/// nothing and cannot be signalled, so it counts as gone).
+/// nothing and cannot be signalled, so it counts as gone). Read from `/proc/PID` directly:
+/// sysinfo, asked for one process, read every process's task list.
 #[must_use]
 pub fn describe(pid: u32) -> Option<ProcessInfo> {
-    let pid = Pid::from_u32(pid);
-    let mut system = System::new();
-    let what = ProcessRefreshKind::nothing()
-        .with_cmd(UpdateKind::Always)
-        .with_user(UpdateKind::Always);
-    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), false, what);
-    let p = system.process(pid).filter(|p| {
-        !matches!(
-            p.status(),
-            sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
-        )
-    })?;
+    let start_time = start_ticks(pid)?;
+    let (name, cmd, uid) = super::procfs::identity(pid)?;
     // Names and arguments are whatever a process chose (a script named with escape codes):
     // sanitised here, so no printout, dialog or audit line carries them raw.
     Some(ProcessInfo {
-        pid: pid.as_u32(),
-        name: crate::text::clean(&p.name().to_string_lossy()),
-        cmdline: crate::text::clean(&crate::text::truncate(
-            &p.cmd()
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            CMDLINE_CHARS,
-        )),
-        uid: p.user_id().map(|u| u.to_string()),
-        start_time: start_ticks(pid.as_u32())?,
+        pid,
+        name: crate::text::clean(&name),
+        cmdline: crate::text::clean(&crate::text::truncate(&cmd.join(" "), CMDLINE_CHARS)),
+        uid,
+        start_time,
     })
 }
 
@@ -133,29 +115,7 @@ pub struct ProcessStats {
 /// Samples `pid` twice, `interval` apart (CPU use needs two readings); blocking.
 #[must_use]
 pub fn stats(pid: u32, interval: std::time::Duration) -> Option<ProcessStats> {
-    let spid = Pid::from_u32(pid);
-    let mut system = System::new();
-    let what = ProcessRefreshKind::nothing()
-        .with_cpu()
-        .with_memory()
-        .with_tasks();
-    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[spid]), true, what);
-    std::thread::sleep(interval.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL));
-    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[spid]), true, what);
-    let p = system.process(spid)?;
-    Some(ProcessStats {
-        pid,
-        rss_bytes: p.memory(),
-        cpu_percent: p.cpu_usage(),
-        // sysinfo lists the other threads under tasks(); the main thread (tid = pid) is not
-        // among them, and /proc/PID/status's "Threads:" counts it.
-        threads: p
-            .tasks()
-            .map(|tasks| tasks.len() + usize::from(!tasks.contains(&spid))),
-        open_files: p.open_files(),
-        fd_limit: p.open_files_limit(),
-        uptime_secs: p.run_time(),
-    })
+    super::procfs::stats(pid, interval)
 }
 
 /// The guide escalates at continuous memory growth over 500 MB.

@@ -1,7 +1,11 @@
 //! Who holds a TCP port, from the kernel's socket tables (netstat2), not from lsof.
 
-use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState, get_sockets_info};
+use netstat2::{
+    AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, SocketInfo, TcpState, get_sockets_info,
+    iterate_sockets_info_without_pids,
+};
 
+use super::owners::Owners;
 use super::process::{ProcessInfo, describe};
 
 /// PIDs of the processes listening on TCP `port` (IPv4 or IPv6), ascending, without repeats.
@@ -90,7 +94,8 @@ fn state_name(state: TcpState) -> String {
     name
 }
 
-/// Every TCP socket whose local or remote port is `port`, listeners first.
+/// Every TCP socket whose local or remote port is `port`, listeners first, with every process
+/// that holds it (from a whole scan of `/proc`).
 ///
 /// # Errors
 /// When the socket tables cannot be read.
@@ -99,21 +104,57 @@ pub fn port_table(port: u16) -> Result<Vec<SocketRow>, netstat2::error::Error> {
         AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
         ProtocolFlags::TCP,
     )?;
+    Ok(rows_of(sockets.into_iter(), port, |s| {
+        s.associated_pids.clone()
+    }))
+}
+
+/// [`port_table`], with the owners found through `owners` (which reads the processes that held
+/// the port's sockets last time before it reads every process): the console's sample.
+///
+/// # Errors
+/// When the socket tables cannot be read.
+pub fn port_table_with(
+    port: u16,
+    owners: &mut Owners,
+) -> Result<Vec<SocketRow>, netstat2::error::Error> {
+    let sockets: Vec<SocketInfo> = iterate_sockets_info_without_pids(
+        AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
+        ProtocolFlags::TCP,
+    )?
+    .filter_map(Result::ok)
+    .filter(|s| on_port(s, port))
+    .collect();
+    let inodes: Vec<u32> = sockets.iter().map(|s| s.inode).collect();
+    let found = owners.of(&inodes);
+    Ok(rows_of(sockets.into_iter(), port, |s| {
+        found.get(&s.inode).cloned().unwrap_or_default()
+    }))
+}
+
+fn on_port(s: &SocketInfo, port: u16) -> bool {
+    matches!(&s.protocol_socket_info, ProtocolSocketInfo::Tcp(t) if t.local_port == port || t.remote_port == port)
+}
+
+/// The rows for the sockets on `port`, each with the PIDs `pids` gives, described.
+fn rows_of(
+    sockets: impl Iterator<Item = SocketInfo>,
+    port: u16,
+    pids: impl Fn(&SocketInfo) -> Vec<u32>,
+) -> Vec<SocketRow> {
     let mut rows: Vec<SocketRow> = sockets
-        .into_iter()
-        .filter_map(|s| match s.protocol_socket_info {
-            ProtocolSocketInfo::Tcp(t) if t.local_port == port || t.remote_port == port => {
-                Some(SocketRow {
-                    state: state_name(t.state),
-                    local: std::net::SocketAddr::new(t.local_addr, t.local_port).to_string(),
-                    remote: std::net::SocketAddr::new(t.remote_addr, t.remote_port).to_string(),
-                    owners: s.associated_pids.into_iter().filter_map(describe).collect(),
-                    inode: s.inode,
-                })
-            }
-            _ => None,
+        .filter(|s| on_port(s, port))
+        .filter_map(|s| match &s.protocol_socket_info {
+            ProtocolSocketInfo::Tcp(t) => Some(SocketRow {
+                state: state_name(t.state),
+                local: std::net::SocketAddr::new(t.local_addr, t.local_port).to_string(),
+                remote: std::net::SocketAddr::new(t.remote_addr, t.remote_port).to_string(),
+                owners: pids(&s).into_iter().filter_map(describe).collect(),
+                inode: s.inode,
+            }),
+            ProtocolSocketInfo::Udp(_) => None,
         })
         .collect();
     rows.sort_by_key(|r| (!r.is_listener(), r.local.clone(), r.remote.clone()));
-    Ok(rows)
+    rows
 }
