@@ -41,7 +41,7 @@ impl ProbeError {
     }
 }
 
-fn root_cause(e: &dyn std::error::Error) -> String {
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
@@ -149,14 +149,26 @@ pub(crate) fn client() -> &'static reqwest::Client {
 /// streams forever must not fill the console's memory.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Sends `request` and reads at most [`MAX_BODY`] of the answer, all within `timeout`.
-async fn bounded(
-    request: reqwest::RequestBuilder,
+/// Sends `method url` (a POST with `body` as text) and reads at most [`MAX_BODY`] of the
+/// answer, all within `timeout`: plain `http://` through hyper, anything else through reqwest
+/// (see `plain_http` for why).
+async fn fetch(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&'static str>,
     timeout: Duration,
 ) -> Result<(reqwest::StatusCode, String), ProbeError> {
     let exchange = async {
+        if url.starts_with("http://") {
+            return super::plain_http::exchange(method, url, body).await;
+        }
+        let mut request = client().request(method, url).timeout(timeout);
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "text/plain;charset=UTF-8")
+                .body(body);
+        }
         let mut response = request
-            .timeout(timeout)
             .send()
             .await
             .map_err(|e| ProbeError::from_reqwest(&e, timeout))?;
@@ -185,12 +197,17 @@ async fn bounded(
         .map_err(|_| ProbeError::Timeout(millis(timeout)))?
 }
 
+/// `GET url`, bounded like every probe.
+async fn get(url: &str, timeout: Duration) -> Result<(reqwest::StatusCode, String), ProbeError> {
+    fetch(reqwest::Method::GET, url, None, timeout).await
+}
+
 /// `GET url` as JSON, bounded like every probe.
 ///
 /// # Errors
 /// When nothing answers in time, the status is not a success, or the body is not JSON.
 pub async fn get_json(url: &str, timeout: Duration) -> Result<Value, ProbeError> {
-    let (status, body) = bounded(client().get(url), timeout).await?;
+    let (status, body) = get(url, timeout).await?;
     match serde_json::from_str::<Value>(&body) {
         Ok(v) if status.is_success() => Ok(v),
         _ => Err(ProbeError::Unexpected(format!(
@@ -206,7 +223,7 @@ pub async fn get_json(url: &str, timeout: Duration) -> Result<Value, ProbeError>
 /// When nothing answers in time, or the answer is not JSON.
 pub async fn health(base: &str, timeout: Duration) -> Result<Health, ProbeError> {
     let started = Instant::now();
-    let (status, body) = bounded(client().get(format!("{base}/health")), timeout).await?;
+    let (status, body) = get(&format!("{base}/health"), timeout).await?;
     let latency = started.elapsed();
     match serde_json::from_str::<Value>(&body) {
         Ok(json) if status.is_success() => Ok(Health::parse(json, latency)),
@@ -295,16 +312,13 @@ pub fn parse_open_packet(text: &str) -> Result<Handshake, ProbeError> {
 /// When nothing answers, or the answer is not an open packet.
 pub async fn handshake(base: &str, timeout: Duration) -> Result<Handshake, ProbeError> {
     let url = format!("{base}/socket.io/?EIO=4&transport=polling");
-    let (_, body) = bounded(client().get(&url), timeout).await?;
+    let (_, body) = get(&url, timeout).await?;
     let open = parse_open_packet(&body)?;
     if open.sid.ends_with('…') {
         return Ok(open); // a sid cut for safety cannot name the session to close
     }
-    let close = client()
-        .post(format!("{url}&sid={}", open.sid))
-        .header("Content-Type", "text/plain;charset=UTF-8")
-        .body("1");
-    let _ = bounded(close, timeout).await;
+    let close = format!("{url}&sid={}", open.sid);
+    let _ = fetch(reqwest::Method::POST, &close, Some("1"), timeout).await;
     Ok(open)
 }
 

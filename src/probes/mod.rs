@@ -7,6 +7,7 @@ pub mod logfields;
 pub mod logtail;
 pub mod owners;
 pub mod pidfiles;
+mod plain_http;
 pub mod process;
 mod procfs;
 pub mod sockets;
