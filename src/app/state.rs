@@ -383,6 +383,10 @@ impl State {
     /// session or summary (case does not matter).
     #[must_use]
     pub fn matches(&self, row: &EventRow) -> bool {
+        // No filter: every row, without building its text (2,000 rows a frame under load).
+        if self.filter.trim().is_empty() {
+            return true;
+        }
         let text = format!(
             "{} {} {} {}",
             row.name, row.subtype, row.session, row.summary

@@ -228,21 +228,14 @@ struct Tail {
 impl Tail {
     fn start(path: PathBuf, clock: Clock, out: Outbox) -> Tail {
         let stop = Arc::new(AtomicBool::new(false));
-        // Bounded: a log written faster than the console reads waits in the file, not here.
-        let (lines_tx, lines) = std::sync::mpsc::sync_channel(1024);
         let (watched, stopped) = (path.clone(), Arc::clone(&stop));
+        // One thread: the tailer hands each line straight to the console's queue, and waits
+        // when it is full (a log written faster than the console reads waits in the file).
+        // Stamped when read: the tailer wakes on the write (notify), so this is when the line
+        // appeared, give or take a scheduling delay.
         std::thread::spawn(move || {
-            let send = |line| lines_tx.send(line).is_ok();
+            let send = |line| out.blocking_send(Action::LogLine(line, clock.stamp()));
             logtail::follow_until(&watched, &send, Duration::from_secs(1), &stopped);
-        });
-        std::thread::spawn(move || {
-            for line in lines {
-                // Stamped when read: the tailer wakes on the write (notify), so this is when
-                // the line appeared, give or take a scheduling delay.
-                if !out.blocking_send(Action::LogLine(line, clock.stamp())) {
-                    return;
-                }
-            }
         });
         Tail { path, stop }
     }
