@@ -103,7 +103,9 @@ fn a_demo_recording_replays_to_the_same_tool_pairs_and_durations() {
     };
     // A pair's duration is refined when a better clock for it arrives (its log line, read a
     // moment after the feed's event): compare the rows as they stand 2 s later, the ones first
-    // seen above, which have had that time to settle.
+    // seen above, which have had that time to settle. Paused, so that they stay on screen
+    // (a loaded machine had scrolled them away); a paused row's duration is still refined.
+    tty.keys("p");
     std::thread::sleep(Duration::from_secs(2));
     let settled = tool_pairs_on_screen(&tty.text());
     let live: Vec<_> = settled

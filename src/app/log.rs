@@ -3,7 +3,7 @@
 //! Log pane become [`LogKey`]s, which the runtime passes to tui-logger's widget state.
 
 /// How much a line matters: the Log pane can show or hide each level per topic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Level {
     /// Something failed.
     Error,
@@ -14,7 +14,7 @@ pub enum Level {
 }
 
 /// What a line is about: tui-logger's target, so the zoomed Log pane filters by it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Topic {
     /// The console itself: what it monitors, keys, recordings.
     Console,
@@ -43,7 +43,7 @@ impl Topic {
 }
 
 /// One line of mpm-top's log: stamped with the console's clock and sanitised already.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Its level.
     pub level: Level,
@@ -110,6 +110,9 @@ pub const LOG_KEYS: [(&str, &str); 7] = [
     ("Up/Down", "select a topic"),
     ("Left/Right", "show a level less / more of it"),
     ("-/+", "capture a level less / more of it"),
-    ("PgUp/PgDn", "scroll back / forward (Esc follows)"),
+    (
+        "PgUp/PgDn",
+        "scroll back / forward (PgDn to the end follows again)",
+    ),
     ("space", "hide / show the topics that are off"),
 ];

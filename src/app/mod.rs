@@ -127,6 +127,9 @@ pub enum Action {
     /// A line of mpm-top's log as it was written, stamp included: how a recording carries the
     /// lines that keys wrote (the keys themselves are not recorded).
     Logged(String),
+    /// A line of mpm-top's log as it was written, with its level and topic (recordings made
+    /// since the Log pane has topics; `Logged` is how older ones carry theirs).
+    LoggedAs(LogEntry),
     /// An effect finished; what to tell the user.
     Done(String),
     /// An effect failed; why.
@@ -251,6 +254,9 @@ fn retarget(state: &mut State, target: Target) {
     state.note(said);
 }
 
+/// Causes of feed failures remembered (each is logged once until the feed connects).
+const FEED_CAUSES: usize = 8;
+
 /// Applies `action` to `state`; returns what the runtime must do, mpm-top's log lines last.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut effects = apply(state, action);
@@ -267,6 +273,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Connected => {
             state.connected = true;
             state.feed_status = "connected".into();
+            state.feed_causes.clear();
             state.log(Level::Info, Topic::Feed, "feed connected");
         }
         Action::Disconnected(reason) => {
@@ -276,7 +283,13 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             if state.connected {
                 let line = format!("feed lost the server: {reason}; reconnecting");
                 state.log(Level::Warn, Topic::Feed, line);
-            } else if cause(&reason) != cause(&state.feed_status) {
+            } else if !state.feed_causes.contains(&cause(&reason)) {
+                // Once per cause until the feed connects again: a server that fails two ways
+                // in turn had written two lines a second.
+                if state.feed_causes.len() == FEED_CAUSES {
+                    state.feed_causes.remove(0);
+                }
+                state.feed_causes.push(cause(&reason));
                 state.log(Level::Warn, Topic::Feed, format!("feed: {reason}"));
             }
             state.connected = false;
@@ -291,6 +304,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Logged(line) => {
             let line = crate::text::sanitize(&line).into_owned();
             state.log_line(Level::Info, Topic::Replay, line);
+        }
+        Action::LoggedAs(entry) => {
+            let line = crate::text::sanitize(&entry.line).into_owned();
+            state.log_line(entry.level, entry.topic, line);
         }
         Action::Health(result) => events::health(state, result),
         Action::Transport {
@@ -326,7 +343,19 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
                 Err(why) => state.note(format!("R: {why}")),
             }
         }
-        Action::Doctor(status, reason) => state.worst = Some((status, crate::text::clean(&reason))),
+        Action::Doctor(status, reason) => {
+            let reason = crate::text::clean(&reason);
+            // The counts come as a Done line; what needs looking at gets a line at its level.
+            let level = match status {
+                Status::Fail => Some(Level::Error),
+                Status::Warn => Some(Level::Warn),
+                Status::Ok => None,
+            };
+            if let Some(level) = level {
+                state.log(level, Topic::Action, format!("doctor: {reason}"));
+            }
+            state.worst = Some((status, reason));
+        }
         Action::Note(text) => state.note(text),
         Action::Done(text) => {
             state.busy = None;

@@ -289,6 +289,8 @@ pub struct State {
     pub config: Vec<ConfigRow>,
     /// The configuration file, as shown (`~/.claude/config.yaml`).
     pub config_file: String,
+    /// Why the feed failed since it was last connected, each said once.
+    pub feed_causes: Vec<String>,
     /// mpm-top's log lines written since `update` last handed them out as effects.
     outbox: Vec<Entry>,
     /// The doctor's worst finding.
@@ -358,6 +360,7 @@ impl State {
             holders: Ok(Vec::new()),
             config: Vec::new(),
             config_file: "~/.claude/config.yaml".into(),
+            feed_causes: Vec::new(),
             outbox: Vec::new(),
             worst: None,
             focus: Pane::Events,

@@ -379,3 +379,54 @@ fn the_zoomed_log_pane_takes_its_own_keys() {
     assert!(!s.zoom, "Esc also unzooms");
     assert_eq!(update(&mut s, Action::Key(Key::Up)), []);
 }
+
+#[test]
+fn a_feed_failing_two_ways_in_turn_says_each_once_until_it_connects() {
+    let mut s = fresh(false);
+    let lines = |s: &mut State, why: &str| {
+        super::update(s, Action::Disconnected(format!("{why} (retry in 1.00s)")))
+            .into_iter()
+            .filter(|e| matches!(e, Effect::Log(_)))
+            .count()
+    };
+    assert_eq!(lines(&mut s, "refused a polling handshake"), 1);
+    assert_eq!(lines(&mut s, "cannot connect"), 1);
+    for _ in 0..5 {
+        assert_eq!(lines(&mut s, "refused a polling handshake"), 0);
+        assert_eq!(lines(&mut s, "cannot connect"), 0);
+    }
+    update(&mut s, Action::Connected);
+    assert_eq!(
+        lines(&mut s, "cannot connect"),
+        1,
+        "said again after a connect"
+    );
+}
+
+#[test]
+fn the_doctors_worst_finding_is_logged_at_its_level_and_recorded_lines_keep_theirs() {
+    let mut s = fresh(false);
+    let effects = super::update(
+        &mut s,
+        Action::Doctor(Status::Fail, "hooks post elsewhere".into()),
+    );
+    assert!(
+        matches!(effects.as_slice(), [Effect::Log(e)] if e.level == Level::Error && e.topic == Topic::Action),
+        "{effects:?}"
+    );
+    assert!(super::update(&mut s, Action::Doctor(Status::Ok, "all good".into())).is_empty());
+    let entry = LogEntry {
+        level: Level::Warn,
+        topic: Topic::Feed,
+        line: "12:00:00 feed: refused\x1b[2J".into(),
+    };
+    let effects = super::update(&mut s, Action::LoggedAs(entry));
+    let [Effect::Log(replayed)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!((replayed.level, replayed.topic), (Level::Warn, Topic::Feed));
+    assert_eq!(
+        replayed.line, "12:00:00 feed: refused\\e[2J",
+        "shown, never obeyed"
+    );
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::actions::Audit;
-use crate::app::{Action, Clock, Effect, State};
+use crate::app::{Action, Clock, Effect, Level, State, Topic};
 use crate::config::{FlagValue, Key, Resolved};
 use crate::probes::http;
 use crate::target::{Chosen, Target};
@@ -329,7 +329,8 @@ fn start(
     with: (&Resolved, &effects::Reload, &Audit, &mpsc::Sender<Action>),
 ) {
     let (resolved, reload, audit, tx) = with;
-    tape.note(state, format!("{}: started", effect.label()));
+    let started = format!("{}: started", effect.label());
+    tape.log(state, Level::Info, Topic::Action, started);
     let held = matches!(effect, Effect::Collect(_)).then(|| tape.held(state));
     tokio::spawn(effects::carry_out(
         effect,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::app::{Action, Clock, Effect, RecordingView, State, update};
+use crate::app::{Action, Clock, Effect, Level, RecordingView, State, Topic, update};
 use crate::record::{self, Entry, Header, Recorder};
 
 /// The most recent entries kept for the bundle: as many as the stream has rows. (4,000 and
@@ -69,7 +69,7 @@ impl Tape {
         if !kept {
             for effect in &effects {
                 if let Effect::Log(entry) = effect {
-                    self.keep(t, &Action::Logged(entry.line.clone()));
+                    self.keep(t, &Action::LoggedAs(entry.clone()));
                 }
             }
         }
@@ -78,10 +78,15 @@ impl Tape {
 
     /// Writes a line to mpm-top's log, and keeps it.
     pub fn note(&mut self, state: &mut State, line: impl AsRef<str>) {
-        state.note(line);
+        self.log(state, Level::Info, Topic::Console, line);
+    }
+
+    /// Writes a line at `level` on `topic` to mpm-top's log, and keeps it.
+    pub fn log(&mut self, state: &mut State, level: Level, topic: Topic, line: impl AsRef<str>) {
+        state.log(level, topic, line);
         let t = self.clock.mono();
         for entry in state.take_log() {
-            self.keep(t, &Action::Logged(entry.line.clone()));
+            self.keep(t, &Action::LoggedAs(entry.clone()));
             super::logging::emit(&entry);
         }
     }
@@ -279,6 +284,7 @@ fn estimate(action: &Action) -> usize {
         Action::Disconnected(s)
         | Action::Note(s)
         | Action::Logged(s)
+        | Action::LoggedAs(crate::app::LogEntry { line: s, .. })
         | Action::Done(s)
         | Action::Failed(s) => s.len(),
         _ => 0,

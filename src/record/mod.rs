@@ -179,6 +179,10 @@ pub fn redact(action: Action, r: &mut Redactor) -> Action {
         Action::Doctor(status, why) => Action::Doctor(status, text(why)),
         Action::Note(line) => Action::Note(text(line)),
         Action::Logged(line) => Action::Logged(text(line)),
+        Action::LoggedAs(mut entry) => {
+            entry.line = text(entry.line);
+            Action::LoggedAs(entry)
+        }
         Action::Done(line) => Action::Done(text(line)),
         Action::Failed(line) => Action::Failed(text(line)),
         other => other,

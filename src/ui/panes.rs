@@ -38,11 +38,15 @@ pub fn rates(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
         let rate = recent.iter().sum::<u64>() as f64 / seen as f64;
         let bars: String = recent.iter().take(20).rev().map(|n| bar(*n)).collect();
+        // A name is whatever a server chose: cut to its column, so the numbers stay in theirs.
+        let name = if kind.chars().count() > 22 {
+            crate::text::truncate(kind, 21)
+        } else {
+            kind.clone()
+        };
+        let name = format!("{name:<22}");
         lines.push(Line::from(vec![
-            Span::raw(format!(
-                "{kind:<22} {rate:>7.2} {:>7} ",
-                state.totals.get(kind)
-            )),
+            Span::raw(format!("{name} {rate:>7.2} {:>7} ", state.totals.get(kind))),
             Span::styled(bars, theme.tool),
         ]));
     }
