@@ -88,3 +88,19 @@ async fn a_health_answer_that_never_ends_is_cut_at_the_body_limit() {
         "{total} bytes were taken (kernel buffers up to {buffers})"
     );
 }
+
+#[tokio::test]
+async fn a_port_nobody_listens_on_is_said_to_refuse() {
+    // A port that was free a moment ago: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let answer = http::health(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2)).await;
+    assert!(matches!(answer, Err(ProbeError::Refused)), "{answer:?}");
+    assert_eq!(
+        ProbeError::Refused.to_string(),
+        "connection refused: nothing is listening"
+    );
+}

@@ -333,10 +333,18 @@ fn the_connection_cap_holds_new_connections_with_one_log_line() {
     common::stop_cleanly(&mut child);
 }
 
+/// Whether this machine lacks `::1` (then the test says it skips).
+fn no_ipv6_loopback() -> bool {
+    let missing = std::net::TcpListener::bind("[::1]:0").is_err();
+    if missing {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+    }
+    missing
+}
+
 #[test]
 fn ipv6_hosts_bind_in_every_spelling_and_urls_are_bracketed() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback");
+    if no_ipv6_loopback() {
         return;
     }
     for host in ["::1", "[::1]"] {
@@ -352,8 +360,7 @@ fn ipv6_hosts_bind_in_every_spelling_and_urls_are_bracketed() {
 
 #[test]
 fn daemon_on_ipv6_logs_each_line_once_and_follows_a_rotated_log() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback");
+    if no_ipv6_loopback() {
         return;
     }
     let home = tempfile::tempdir().unwrap();

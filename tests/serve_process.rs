@@ -8,6 +8,14 @@ use std::time::Duration;
 
 use common::{ServeProcess, mpm_top_command, wait_with_timeout};
 
+/// Runs `mpm-top ARGS` that must fail: exit status 1; its stderr.
+fn serve_fails(home: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let out = mpm_top_command(home, env).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 fn free_port_pair() -> (TcpListener, u16) {
     // A held port and its free neighbour, found by trying; loopback only.
     for _ in 0..50 {
@@ -25,12 +33,11 @@ fn a_held_port_is_refused_naming_the_holder_and_the_fix() {
     let home = tempfile::tempdir().unwrap();
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port().to_string();
-    let out = mpm_top_command(home.path(), &[])
-        .args(["serve", "--host", "127.0.0.1", "--port", &port])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_fails(
+        home.path(),
+        &[],
+        &["serve", "--host", "127.0.0.1", "--port", &port],
+    );
     let me = format!("PID {} (", std::process::id());
     assert!(
         err.contains(&format!(
@@ -48,12 +55,11 @@ fn a_held_port_is_refused_naming_the_holder_and_the_fix() {
         .unwrap_or_default();
     assert!(!log.contains("serve failed"), "{log}");
     // --daemon's child has no stderr: it says why on the pipe its parent reads.
-    let out = mpm_top_command(home.path(), &[])
-        .args(["serve", "--daemon", "--host", "127.0.0.1", "--port", &port])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_fails(
+        home.path(),
+        &[],
+        &["serve", "--daemon", "--host", "127.0.0.1", "--port", &port],
+    );
     assert!(
         err.contains(&format!(
             "the server did not start: port {port} on 127.0.0.1 is already in use"
@@ -118,12 +124,11 @@ fn sigterm_stops_within_ten_seconds_and_removes_the_pid_file() {
 fn a_second_server_refuses_to_share_a_live_pid_file() {
     let home = tempfile::tempdir().unwrap();
     let first = ServeProcess::start(home.path(), &[], &[]);
-    let out = mpm_top_command(home.path(), &[])
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_fails(
+        home.path(),
+        &[],
+        &["serve", "--host", "127.0.0.1", "--port", "0"],
+    );
     assert!(
         err.contains(&format!(
             "another mpm-top server is running (PID {}",
@@ -274,12 +279,11 @@ fn tls_serves_https_and_a_missing_key_is_a_clear_error() {
         ("SOCKETIO_CERT_PATH", cert.as_str()),
         ("SOCKETIO_KEY_PATH", garbage.to_str().unwrap()),
     ];
-    let out = mpm_top_command(home.path(), &env)
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_fails(
+        home.path(),
+        &env,
+        &["serve", "--host", "127.0.0.1", "--port", "0"],
+    );
     assert!(
         err.contains("are not a usable PEM certificate and PKCS#8 key"),
         "{err}"

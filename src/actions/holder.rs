@@ -241,7 +241,7 @@ pub fn check(holder: &Holder, force: bool) -> Result<(), NotNow> {
         }
         Some(_) => {}
     }
-    if !holds_socket(pid, holder.inode) {
+    if !crate::probes::owners::holds(pid, holder.inode) {
         return refuse(format!(
             "PID {pid} no longer holds the listening socket on {}: it was not touched",
             holder.local
@@ -265,15 +265,6 @@ pub fn check(holder: &Holder, force: bool) -> Result<(), NotNow> {
 }
 
 /// Whether `pid` has the socket with `inode` among its open files.
-fn holds_socket(pid: u32, inode: u32) -> bool {
-    let wanted = format!("socket:[{inode}]");
-    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-        fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == wanted.as_str())
-        })
-    })
-}
-
 fn namespace(pid: u32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
 }
@@ -342,7 +333,7 @@ mod tests {
         };
         assert!(me.is_mpm_top, "this process runs its own executable");
         assert!(!runs_this_program(1), "PID 1 does not");
-        assert!(holds_socket(me.process.pid, me.inode));
+        assert!(crate::probes::owners::holds(me.process.pid, me.inode));
         // Never itself. Another test of this binary that starts a process forks it holding every
         // descriptor until its exec closes them (CLOEXEC): a fresh table taken a moment later
         // no longer shows that child.
@@ -356,6 +347,6 @@ mod tests {
         });
         assert!(settled, "never itself: {:?}", others(&rows));
         drop(listener);
-        assert!(!holds_socket(me.process.pid, me.inode));
+        assert!(!crate::probes::owners::holds(me.process.pid, me.inode));
     }
 }

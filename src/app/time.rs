@@ -58,6 +58,15 @@ pub struct Clock {
     started: Instant,
 }
 
+/// The latest instant of `phase` plus a whole number of `every`s that is not after now.
+#[must_use]
+pub fn last_beat(phase: Instant, every: Duration) -> Instant {
+    let every = every.max(Duration::from_millis(1));
+    let beats = phase.elapsed().as_nanos() / every.as_nanos();
+    let since = u64::try_from(beats.saturating_mul(every.as_nanos())).unwrap_or(u64::MAX);
+    phase + Duration::from_nanos(since)
+}
+
 impl Clock {
     /// A clock whose monotonic zero is now.
     #[must_use]
@@ -77,7 +86,7 @@ impl Clock {
     /// that the tick and the probes wake together and their changes are drawn in one frame.
     #[must_use]
     pub fn last_whole_second(&self) -> Instant {
-        self.started + Duration::from_secs(self.started.elapsed().as_secs())
+        last_beat(self.started, Duration::from_secs(1))
     }
 
     /// Seconds since the clock started (monotonic), without reading the wall clock.
@@ -166,6 +175,27 @@ pub fn seconds_between(earlier: DateTime<FixedOffset>, later: DateTime<FixedOffs
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_last_beat_is_a_whole_number_of_periods_after_the_phase_and_not_ahead_of_now() {
+        let every = Duration::from_millis(300);
+        let phase = Instant::now()
+            .checked_sub(Duration::from_millis(1_100))
+            .unwrap_or_else(Instant::now);
+        let beat = last_beat(phase, every);
+        let now = Instant::now();
+        assert!(
+            beat <= now && now.duration_since(beat) < every,
+            "{:?}",
+            now.duration_since(beat)
+        );
+        assert_eq!(beat.duration_since(phase).as_nanos() % every.as_nanos(), 0);
+        assert_eq!(
+            last_beat(now, every),
+            now,
+            "a phase of now is its own last beat"
+        );
+    }
 
     #[test]
     fn every_timestamp_shape_claude_mpm_sends_parses() {

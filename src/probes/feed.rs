@@ -191,12 +191,10 @@ async fn stay_connected(
     stop: &mut watch::Receiver<bool>,
 ) -> String {
     let mut ticker = match options.ping_phase {
-        Some(phase) => {
-            let every = options.ping_every.max(Duration::from_millis(1));
-            let passed = phase.elapsed().as_nanos() / every.as_nanos();
-            let last = phase + every * u32::try_from(passed).unwrap_or(0);
-            tokio::time::interval_at(last.into(), every)
-        }
+        Some(phase) => tokio::time::interval_at(
+            crate::app::time::last_beat(phase, options.ping_every).into(),
+            options.ping_every.max(Duration::from_millis(1)),
+        ),
         None => tokio::time::interval(options.ping_every),
     };
     let mut sent: Option<(u64, Instant)> = None;

@@ -31,7 +31,8 @@ impl Owners {
         found
     }
 
-    /// How many times every process had to be read.
+    /// How many times every process had to be read (what the tests check).
+    #[cfg(test)]
     #[must_use]
     pub fn whole_scans(&self) -> u64 {
         self.whole_scans
@@ -44,6 +45,12 @@ fn every_pid() -> impl Iterator<Item = u32> {
         .into_iter()
         .flatten()
         .filter_map(|d| d.ok()?.file_name().to_str()?.parse::<u32>().ok())
+}
+
+/// Whether `pid` holds the socket `inode` now.
+#[must_use]
+pub fn holds(pid: u32, inode: u32) -> bool {
+    scan(std::iter::once(pid), &BTreeSet::from([inode])).contains_key(&inode)
 }
 
 /// Which of `pids` hold which of the `wanted` socket inodes.

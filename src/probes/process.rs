@@ -70,14 +70,12 @@ pub fn describe(pid: u32) -> Option<ProcessInfo> {
 /// not yet reaped by its parent, counts as gone: it holds nothing and runs nothing).
 #[must_use]
 pub fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted
-    // from the last ')'; state is field 3, starttime field 22 (the 1st and 20th after it).
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    if matches!(fields.next()?, "Z" | "X" | "x") {
+    // State is the 1st field after the name, starttime the 20th.
+    let fields = super::procfs::stat_fields(pid)?;
+    if matches!(fields.first()?.as_str(), "Z" | "X" | "x") {
         return None;
     }
-    fields.nth(18)?.parse().ok()
+    fields.get(19)?.parse().ok()
 }
 
 #[cfg(test)]

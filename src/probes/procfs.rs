@@ -18,7 +18,7 @@ struct Reading {
 
 /// The fields of `/proc/PID/stat` after the command name (which may hold spaces and `)`), in
 /// order: state is the first.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
+pub(super) fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     Some(rest.split_whitespace().map(str::to_owned).collect())
@@ -97,8 +97,7 @@ pub fn stats(pid: u32, interval: Duration) -> Option<ProcessStats> {
         (busy / wall * 100.0) as f32
     };
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let fields = stat_fields(pid)?;
-    let start_ticks: u64 = fields.get(19)?.parse().ok()?;
+    let start_ticks = super::process::start_ticks(pid)?;
     let boot_secs = std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
