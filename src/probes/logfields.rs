@@ -114,7 +114,21 @@ fn level_and_message(rest: &str) -> (Option<Level>, &str) {
 
 /// `key=value` pairs; a value in double quotes may hold spaces.
 fn pairs(message: &str) -> Vec<(String, String)> {
+    split(message).0
+}
+
+/// The message's own words: the text with every pair's value taken out. Values are what a
+/// sender chose (a tool name, a subtype); what the line is about is said outside them.
+#[must_use]
+pub fn words(message: &str) -> String {
+    split(message).1
+}
+
+/// The pairs of `message`, and the text outside their values. A quoted value ends at the
+/// first `"` not escaped by a backslash (serve writes values with Rust's `Debug` escapes).
+fn split(message: &str) -> (Vec<(String, String)>, String) {
     let mut out = Vec::new();
+    let mut words = String::new();
     let mut rest = message;
     while let Some(eq) = rest.find('=') {
         let key_start = rest[..eq]
@@ -122,8 +136,9 @@ fn pairs(message: &str) -> Vec<(String, String)> {
             .map_or(0, |i| i + 1);
         let key = &rest[key_start..eq];
         let after = &rest[eq + 1..];
+        words.push_str(&rest[..=eq]);
         let (value, used) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').unwrap_or(quoted.len());
+            let end = closing_quote(quoted);
             (&quoted[..end], (end + 2).min(after.len()))
         } else {
             let end = after
@@ -136,7 +151,22 @@ fn pairs(message: &str) -> Vec<(String, String)> {
         }
         rest = &after[used..];
     }
-    out
+    words.push_str(rest);
+    (out, words)
+}
+
+/// Where a quoted value ends: its first `"` not escaped by a backslash (or the end).
+fn closing_quote(quoted: &str) -> usize {
+    let mut escaped = false;
+    for (i, c) in quoted.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return i,
+            _ => {}
+        }
+    }
+    quoted.len()
 }
 
 /// What a line of python-engineio's packet log says.

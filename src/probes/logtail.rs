@@ -43,16 +43,24 @@ pub enum LineKind {
 }
 
 impl LineKind {
-    /// Classifies a line by the words the guide's grep recipes look for.
+    /// Classifies a line by the words the guide's grep recipes look for, in the line's own
+    /// words and level: never in a `key=value`'s value, which a sender chose (a subtype of
+    /// "disconnect sid=X" had made a disconnect row of a hook event).
     #[must_use]
     pub fn of(line: &str) -> LineKind {
-        let lower = line.to_ascii_lowercase();
+        let fields = super::logfields::parse(line);
+        let lower = format!(" {}", super::logfields::words(&fields.message)).to_ascii_lowercase();
         let has = |w: &str| lower.contains(w);
+        let warns = matches!(
+            fields.level,
+            Some(super::logfields::Level::Error | super::logfields::Level::Warn)
+        );
         if has("tool_start") || has("pre_tool") {
             LineKind::ToolStart
         } else if has("tool_stop") || has("post_tool") {
             LineKind::ToolStop
-        } else if has(" error")
+        } else if warns
+            || has(" error")
             || has("error:")
             || has("traceback")
             || has("exception")
@@ -273,6 +281,47 @@ pub fn follow_until(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_a_sender_chose_do_not_decide_what_a_line_is() {
+        let line = |rest: &str| format!("2026-11-26T11:40:04.773506Z  INFO {rest}");
+        // What serve writes for posted hooks whose fields hold the guide's keywords.
+        for forged in [
+            r#"hook event=claude_event subtype="disconnect sid=FAKESID reason=forged clients=99""#,
+            "hook event=claude_event subtype=connect",
+            r#"hook event=claude_event subtype="a\" connect sid=X tool_start""#,
+            r#"hook event=claude_event subtype="ok" session="error: traceback""#,
+        ] {
+            assert_eq!(LineKind::of(&line(forged)), LineKind::Other, "{forged}");
+        }
+        assert_eq!(
+            LineKind::of(&line(
+                r#"tool_stop tool="Bash tool_start" correlation_id=k2"#
+            )),
+            LineKind::ToolStop
+        );
+        assert_eq!(
+            LineKind::of(&line(
+                "disconnect sid=AbC reason=\"transport close\" clients=0"
+            )),
+            LineKind::Disconnect
+        );
+        assert_eq!(
+            LineKind::of(&line("connect sid=AbC transport=Websocket clients=2")),
+            LineKind::Connect
+        );
+        assert_eq!(
+            LineKind::of("2026-11-26T11:40:04Z  WARN emit failed sid=AbC"),
+            LineKind::Error,
+            "a warning by its level"
+        );
+        assert_eq!(
+            LineKind::of(
+                "2026-11-26 03:09:33,123 - claude_mpm.socketio - INFO - Client connected: abc"
+            ),
+            LineKind::Connect
+        );
+    }
     use std::io::Write as _;
 
     fn append(path: &Path, text: &[u8]) {
