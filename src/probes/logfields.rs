@@ -124,8 +124,8 @@ pub fn words(message: &str) -> String {
     split(message).1
 }
 
-/// The pairs of `message`, and the text outside their values. A quoted value ends at the
-/// first `"` not escaped by a backslash (serve writes values with Rust's `Debug` escapes).
+/// The pairs of `message`, and the text outside their values. A quoted value ends at its next
+/// `"`: serve writes none inside a value (`serve::socket::logged` makes them `'`).
 fn split(message: &str) -> (Vec<(String, String)>, String) {
     let mut out = Vec::new();
     let mut words = String::new();
@@ -138,7 +138,7 @@ fn split(message: &str) -> (Vec<(String, String)>, String) {
         let after = &rest[eq + 1..];
         words.push_str(&rest[..=eq]);
         let (value, used) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = closing_quote(quoted);
+            let end = quoted.find('"').unwrap_or(quoted.len());
             (&quoted[..end], (end + 2).min(after.len()))
         } else {
             let end = after
@@ -153,20 +153,6 @@ fn split(message: &str) -> (Vec<(String, String)>, String) {
     }
     words.push_str(rest);
     (out, words)
-}
-
-/// Where a quoted value ends: its first `"` not escaped by a backslash (or the end).
-fn closing_quote(quoted: &str) -> usize {
-    let mut escaped = false;
-    for (i, c) in quoted.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return i,
-            _ => {}
-        }
-    }
-    quoted.len()
 }
 
 /// What a line of python-engineio's packet log says.

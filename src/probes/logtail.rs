@@ -289,7 +289,7 @@ mod tests {
         for forged in [
             r#"hook event=claude_event subtype="disconnect sid=FAKESID reason=forged clients=99""#,
             "hook event=claude_event subtype=connect",
-            r#"hook event=claude_event subtype="a\" connect sid=X tool_start""#,
+            r#"hook event=claude_event subtype="a' connect sid=X tool_start""#,
             r#"hook event=claude_event subtype="ok" session="error: traceback""#,
         ] {
             assert_eq!(LineKind::of(&line(forged)), LineKind::Other, "{forged}");
