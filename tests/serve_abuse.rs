@@ -497,6 +497,20 @@ fn a_forged_log_line_stays_one_escaped_field() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // A 100,000-character tool name is a 200-character field, not a 100 KB line.
+    post_event(
+        &serve.url,
+        &hook("pre_tool", "c-long", &"N".repeat(100_000)),
+    );
+    wait_until("the long event is logged", WAIT, || {
+        log_text(home.path()).contains("c-long")
+    });
+    let longest = log_text(home.path())
+        .lines()
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 600, "the longest log line has {longest} bytes");
 }
 
 #[test]

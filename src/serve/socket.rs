@@ -322,11 +322,18 @@ pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
     broadcast(io, state, event.name, &event.payload).await;
 }
 
-/// A value for a `key=value` log field: sanitised, and in double quotes (with any `"` inside
-/// made `'`) when it holds a space, `=` or a quote, so it stays one field.
+/// The longest value a log line carries, in characters: a poster's 100,000-character subtype
+/// had written a 100 KB line, and with posts of up to 1 MiB the log (never truncated) was a
+/// way to fill the disk.
+pub const LOGGED_CHARS: usize = 200;
+
+/// A value for a `key=value` log field: cut to [`LOGGED_CHARS`], sanitised, and in double
+/// quotes (with any `"` inside made `'`) when it holds a space, `=` or a quote, so it stays
+/// one field.
 #[must_use]
 pub fn logged(value: &str) -> String {
-    let clean = sanitize(value);
+    let cut = crate::text::truncate(value, LOGGED_CHARS);
+    let clean = sanitize(&cut);
     if clean.contains([' ', '=', '"']) || clean.is_empty() {
         format!("\"{}\"", clean.replace('"', "'"))
     } else {
@@ -410,5 +417,11 @@ mod tests {
         assert_eq!(logged("x correlation_id=y"), "\"x correlation_id=y\"");
         assert_eq!(logged("a\nb \"q\""), "\"a\\nb 'q'\"");
         assert_eq!(logged(""), "\"\"");
+        let long = logged(&"x".repeat(100_000));
+        assert_eq!(
+            long.chars().count(),
+            super::LOGGED_CHARS + 1,
+            "cut, with its …"
+        );
     }
 }
