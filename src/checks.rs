@@ -124,6 +124,8 @@ pub struct Facts {
     pub pid_files: Vec<PidFileState>,
     /// Socket.IO servers found on other ports of the Claude MPM range.
     pub elsewhere: Vec<(u16, ServerKind)>,
+    /// mpm-top's alert thresholds (the rules `doctor` shares with the console's alerts).
+    pub thresholds: crate::config::alerts::Thresholds,
 }
 
 /// Runs every check, or those named in `only`.
@@ -142,6 +144,7 @@ pub fn worst(checks: &[Check]) -> Status {
     checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok)
 }
 
+pub mod alerts;
 mod rules;
 #[cfg(test)]
 mod tests;

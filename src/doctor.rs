@@ -93,6 +93,7 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
             .into_iter()
             .map(|f| (f.port, f.health.kind))
             .collect(),
+        thresholds: resolved.alerts.thresholds,
     }
 }
 

@@ -259,27 +259,16 @@ fn fds(f: &Facts) -> Check {
         .and_then(|p| Some((p.open_files?, p.fd_limit?)))
     {
         Some((open, limit)) if limit > 0 => {
-            let used = open * 100 / limit;
-            let status = if used >= 95 {
-                Status::Fail
-            } else if used >= 80 {
-                Status::Warn
-            } else {
-                Status::Ok
-            };
+            // The console's `file descriptors` alert is this rule, at the same threshold.
+            let (status, reason) = super::alerts::fd_use(open, limit, f.thresholds.fd_percent)
+                .unwrap_or((Status::Ok, String::new()));
             let fix = (status != Status::Ok).then(|| {
                 Fix::new(
                     "raise the limit (ulimit -n) and run mpm-top restart",
                     Some('r'),
                 )
             });
-            check(
-                "fds",
-                status,
-                format!("{open} of {limit} file descriptors open ({used}%)"),
-                d,
-                fix,
-            )
+            check("fds", status, reason, d, fix)
         }
         _ => check(
             "fds",
@@ -422,7 +411,9 @@ fn config(f: &Facts) -> Check {
 
 fn hooks(f: &Facts) -> Check {
     let (s, t) = (&f.settings, &f.target);
-    if s.hook_port == t.port && t.scheme == "https" {
+    // The console's `hook drift` alert is this rule.
+    let drift = super::alerts::hook_drift(&s.hook_host, s.hook_port, &t.host, t.port);
+    if drift.is_none() && t.scheme == "https" {
         let reason = format!(
             "hooks post plain http://{}:{}/api/events (Claude MPM's hook sender never uses HTTPS), but the server there speaks only HTTPS: every hook event is lost",
             s.hook_host, s.hook_port
@@ -438,7 +429,7 @@ fn hooks(f: &Facts) -> Check {
             )),
         );
     }
-    if s.hook_port == t.port {
+    let Some(drift) = drift else {
         return if f.health.value.is_ok() {
             check(
                 "hooks",
@@ -463,7 +454,7 @@ fn hooks(f: &Facts) -> Check {
                 fix("mpm-top serve --daemon", 's'),
             )
         };
-    }
+    };
     let hook_server = f.elsewhere.iter().find(|(port, _)| *port == s.hook_port);
     let hint = hook_server.map_or(String::new(), |(port, kind)| {
         format!("; a {} server does answer on {port}", kind.label())
@@ -473,12 +464,7 @@ fn hooks(f: &Facts) -> Check {
     } else {
         Status::Fail
     };
-    let reason = format!(
-        "hooks post to {}:{} but the server is at {}: hook events will be lost{hint}",
-        s.hook_host,
-        s.hook_port,
-        t.authority()
-    );
+    let reason = format!("{drift}: hook events will be lost{hint}");
     check(
         "hooks",
         status,

@@ -73,6 +73,7 @@ fn healthy() -> Facts {
             idle_secs: Some(3),
         },
         pid_files: Vec::new(),
+        thresholds: crate::config::alerts::Thresholds::default(),
         elsewhere: Vec::new(),
     }
 }
@@ -146,7 +147,7 @@ fn resources_warn_and_fail_at_their_lines() {
         status_of(&f, "fds"),
         (
             Status::Warn,
-            "900 of 1024 file descriptors open (87%)".into()
+            "900 of 1024 file descriptors open (87%; the line is 80%)".into()
         )
     );
     set(&mut f, 600 << 20, 1000);

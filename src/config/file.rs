@@ -40,6 +40,14 @@ pub struct FileProblem {
 /// # Errors
 /// When the text is not YAML, or the document or section is not a mapping.
 pub fn parse_section(text: &str) -> Result<Vec<Entry>, FileProblem> {
+    parse_named_section(text, SECTION)
+}
+
+/// Reads the section called `section` of a YAML document (mpm-top's own file has `alerts:`).
+///
+/// # Errors
+/// When the text is not YAML, or the document or section is not a mapping.
+pub fn parse_named_section(text: &str, section_name: &str) -> Result<Vec<Entry>, FileProblem> {
     let doc: Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e.location();
         FileProblem {
@@ -55,15 +63,15 @@ pub fn parse_section(text: &str) -> Result<Vec<Entry>, FileProblem> {
         line: None,
         column: None,
         message: format!(
-            "holds {kind} at the top level, expected a mapping with a '{SECTION}:' section"
+            "holds {kind} at the top level, expected a mapping with a '{section_name}:' section"
         ),
     };
     let section = match &doc {
         Value::Null => return Ok(Vec::new()),
-        Value::Mapping(map) => map.get(SECTION),
+        Value::Mapping(map) => map.get(section_name),
         other => return Err(whole(kind_of(other))),
     };
-    let (section_line, lines) = key_lines(text);
+    let (section_line, lines) = section_key_lines(text, section_name);
     let map = match section {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Mapping(map)) => map,
@@ -72,7 +80,7 @@ pub fn parse_section(text: &str) -> Result<Vec<Entry>, FileProblem> {
                 line: section_line,
                 column: None,
                 message: format!(
-                    "has '{SECTION}:' set to {}, expected a mapping of settings",
+                    "has '{section_name}:' set to {}, expected a mapping of settings",
                     kind_of(other)
                 ),
             });
@@ -137,6 +145,11 @@ fn kind_of(value: &Value) -> &'static str {
 /// The line of the `socketio:` key and of each key directly inside its block, 1-based.
 #[must_use]
 pub fn key_lines(text: &str) -> (Option<usize>, HashMap<String, usize>) {
+    section_key_lines(text, SECTION)
+}
+
+/// The line of the `section:` key and of each key directly inside its block, 1-based.
+fn section_key_lines(text: &str, section: &str) -> (Option<usize>, HashMap<String, usize>) {
     let mut section_line = None;
     let mut child_indent = None;
     let mut lines = HashMap::new();
@@ -148,7 +161,7 @@ pub fn key_lines(text: &str) -> (Option<usize>, HashMap<String, usize>) {
         }
         let indent = line.len() - trimmed.len();
         if indent == 0 {
-            inside = key_of(trimmed).is_some_and(|k| k == SECTION);
+            inside = key_of(trimmed).is_some_and(|k| k == section);
             if inside {
                 section_line = Some(index + 1);
             }

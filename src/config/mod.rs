@@ -9,6 +9,7 @@
 //! Bad input never aborts: each problem becomes a [`Finding`] on its key and the layer below
 //! supplies the value.
 
+pub mod alerts;
 mod file;
 mod key;
 mod parse;
@@ -48,6 +49,8 @@ pub struct Inputs {
     pub demo: Vec<FlagValue>,
     /// What the TLS paths named by any layer point at.
     pub paths: PathFacts,
+    /// mpm-top's own file, for the `alerts:` thresholds (see [`alerts`]).
+    pub alerts_file: ConfigFile,
 }
 
 /// The YAML configuration file and what reading it gave.
@@ -95,26 +98,27 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
     let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty());
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
-        .filter(|(k, _)| key::ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| {
+            key::ENV_PREFIXES.iter().any(|p| k.starts_with(p))
+                || k.starts_with(alerts::ALERT_ENV_PREFIX)
+        })
         .collect();
     let path = match (explicit_file, &home) {
         (Some(p), _) => expand_tilde(&p.to_string_lossy(), home.as_deref()),
         (None, Some(h)) => default_file(h),
         (None, None) => PathBuf::from(".claude/config.yaml"),
     };
-    // A FIFO or a device would block or never end: only a regular file is read.
-    let contents = match std::fs::metadata(&path).map(|m| m.is_file()) {
-        // A config linked to /dev/null is a config switched off: as if there were none.
-        Ok(false) if std::fs::canonicalize(&path).is_ok_and(|p| p == Path::new("/dev/null")) => {
-            FileContents::Missing
-        }
-        Ok(false) => FileContents::Unreadable("it is not a regular file".into()),
-        _ => read_config(&path),
-    };
     let file = ConfigFile {
+        contents: read_regular(&path),
         path,
         explicit: explicit_file.is_some(),
-        contents,
+    };
+    let xdg = std::env::var("XDG_CONFIG_HOME").ok();
+    let own = alerts::own_file(xdg.as_deref(), home.as_deref());
+    let alerts_file = ConfigFile {
+        contents: read_regular(&own),
+        path: own,
+        explicit: false,
     };
     let mut inputs = Inputs {
         home,
@@ -123,12 +127,26 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
         flags,
         demo: Vec::new(),
         paths: PathFacts::new(),
+        alerts_file,
     };
     for path in paths_named(&inputs) {
         let state = path_state(&path);
         inputs.paths.insert(path, state);
     }
     inputs
+}
+
+/// A configuration file's text. A FIFO or a device would block or never end: only a regular
+/// file is read.
+fn read_regular(path: &Path) -> FileContents {
+    match std::fs::metadata(path).map(|m| m.is_file()) {
+        // A config linked to /dev/null is a config switched off: as if there were none.
+        Ok(false) if std::fs::canonicalize(path).is_ok_and(|p| p == Path::new("/dev/null")) => {
+            FileContents::Missing
+        }
+        Ok(false) => FileContents::Unreadable("it is not a regular file".into()),
+        _ => read_config(path),
+    }
 }
 
 fn read_config(path: &Path) -> FileContents {

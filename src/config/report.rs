@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use super::alerts::AlertSettings;
 use super::key::{Group, Key};
 use super::resolve::Resolved;
 use super::source::Finding;
@@ -63,6 +64,20 @@ pub fn to_table(resolved: &Resolved) -> String {
             let _ = writeln!(out, "  -> {finding}"); // writing to a String cannot fail
         }
     }
+    let alerts = &resolved.alerts;
+    let _ = writeln!(
+        out,
+        "\nalerts (mpm-top's own thresholds; later wins: default < file < env)\nfile: {} ({})",
+        alerts.file_shown,
+        status_text(alerts.file_status)
+    );
+    out.push_str(&line(&header));
+    for row in alert_rows(alerts) {
+        out.push_str(&line(&[row.key, row.value, row.source, row.shadowed]));
+    }
+    for finding in &alerts.findings {
+        let _ = writeln!(out, "  -> {finding}"); // writing to a String cannot fail
+    }
     let general: Vec<&Finding> = resolved
         .findings
         .iter()
@@ -74,7 +89,7 @@ pub fn to_table(resolved: &Resolved) -> String {
             let _ = writeln!(out, "  -> {finding}"); // writing to a String cannot fail
         }
     }
-    let n = resolved.findings.len();
+    let n = resolved.findings.len() + alerts.findings.len();
     let _ = match n {
         0 => writeln!(out, "\nNo findings."),
         1 => writeln!(out, "\n1 finding."),
@@ -98,9 +113,45 @@ pub struct ConfigRow {
     pub finding: Option<String>,
 }
 
-/// Every key's row, in [`Key::ALL`] order.
+/// Every key's row, in [`Key::ALL`] order, then mpm-top's alert thresholds (`alerts.*`).
 #[must_use]
 pub fn rows(resolved: &Resolved) -> Vec<ConfigRow> {
+    let mut rows = claude_rows(resolved);
+    rows.extend(alert_rows(&resolved.alerts));
+    rows
+}
+
+/// The alert thresholds' rows: each named `alerts.<key>`, with its first finding.
+fn alert_rows(alerts: &AlertSettings) -> Vec<ConfigRow> {
+    alerts
+        .rows
+        .iter()
+        .map(|row| {
+            let name = format!("alerts.{}", row.key.name());
+            let env = row.key.env_var();
+            // Findings name the key (`alerts.fd_percent …`) or its variable.
+            let finding = alerts
+                .findings
+                .iter()
+                .find(|f| f.message.starts_with(&format!("{name} ")) || f.message.contains(&env))
+                .map(|f| f.message.clone());
+            ConfigRow {
+                key: name,
+                value: row.value.to_string(),
+                source: row.source.to_string(),
+                shadowed: row
+                    .shadowed
+                    .iter()
+                    .map(|(v, s)| format!("{v} ({s})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                finding,
+            }
+        })
+        .collect()
+}
+
+fn claude_rows(resolved: &Resolved) -> Vec<ConfigRow> {
     resolved
         .rows
         .iter()
@@ -125,7 +176,11 @@ pub fn rows(resolved: &Resolved) -> Vec<ConfigRow> {
 }
 
 fn status_word(resolved: &Resolved) -> &'static str {
-    match resolved.file_status {
+    status_text(resolved.file_status)
+}
+
+fn status_text(status: super::FileStatus) -> &'static str {
+    match status {
         super::FileStatus::Loaded => "loaded",
         super::FileStatus::Missing => "not present",
         super::FileStatus::Unreadable => "unreadable",
@@ -164,7 +219,33 @@ pub fn to_json(resolved: &Resolved) -> Value {
         "config_file": {"path": resolved.file_shown, "status": resolved.file_status},
         "settings": settings,
         "findings": resolved.findings.iter().map(finding_json).collect::<Vec<_>>(),
-        "ok": resolved.findings.is_empty(),
+        "alerts": alerts_json(&resolved.alerts),
+        "ok": resolved.findings.is_empty() && resolved.alerts.findings.is_empty(),
+    })
+}
+
+/// mpm-top's alert thresholds: their own file, precedence and findings.
+fn alerts_json(alerts: &AlertSettings) -> Value {
+    let thresholds: Vec<Value> = alerts
+        .rows
+        .iter()
+        .map(|row| {
+            json!({
+                "key": row.key,
+                "env": row.key.env_var(),
+                "value": row.value,
+                "source": row.source,
+                "shadowed": row.shadowed.iter()
+                    .map(|(value, source)| json!({"value": value, "source": source}))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "precedence": ["default", "file", "env"],
+        "config_file": {"path": alerts.file_shown, "status": alerts.file_status},
+        "thresholds": thresholds,
+        "findings": alerts.findings.iter().map(finding_json).collect::<Vec<_>>(),
     })
 }
 

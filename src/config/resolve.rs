@@ -52,6 +52,8 @@ pub struct Resolved {
     pub file_status: FileStatus,
     /// The home directory, to show paths with `~`.
     pub home: Option<PathBuf>,
+    /// mpm-top's own alert thresholds, resolved from their own file and variables.
+    pub alerts: super::alerts::AlertSettings,
 }
 
 impl Resolved {
@@ -168,6 +170,7 @@ pub fn resolve(inputs: &Inputs) -> Resolved {
         file_shown,
         file_status,
         home: inputs.home.clone(),
+        alerts: super::alerts::resolve(&inputs.alerts_file, &inputs.env, home),
     }
 }
 

@@ -45,6 +45,7 @@ fn inputs(env: &[(&str, &str)], file: Option<&str>, flags: &[(Key, &str)]) -> In
             })
             .collect(),
         paths,
+        alerts_file: ConfigFile::default(),
     }
 }
 
