@@ -97,6 +97,22 @@ async fn connect_gets_welcome_and_count_and_requests_are_answered() {
         (list["total"].clone(), list["clients"][0]["type"].clone()),
         (json!(1), json!("terminal"))
     );
+    // Claude MPM's fields, with the time as seconds since the epoch, and the transport.
+    let me = &list["clients"][0];
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let connected_at = me["connected_at"].as_f64().unwrap();
+    assert!((epoch - 30.0..=epoch).contains(&connected_at), "{me}");
+    assert_eq!(
+        (me["registered"].clone(), me["name"].clone()),
+        (json!(true), json!("tui"))
+    );
+    assert!(
+        matches!(me["transport"].as_str(), Some("websocket" | "polling")),
+        "{me}"
+    );
     c.emit("test_event", json!({"message": "Hello Server"}))
         .await
         .unwrap();

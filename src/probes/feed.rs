@@ -59,6 +59,9 @@ pub struct FeedOptions {
     /// Pings go out on this instant plus whole `ping_every`s (the console's tick, so that the
     /// round trip is drawn in the tick's frame); None: from the connect.
     pub ping_phase: Option<Instant>,
+    /// Ask for `client:list` on connect and whenever `dashboard:client:count` comes, at most
+    /// once per this long (None: never ask).
+    pub list_clients: Option<Duration>,
 }
 
 impl FeedOptions {
@@ -71,6 +74,7 @@ impl FeedOptions {
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(1),
             ping_phase: None,
+            list_clients: None,
         }
     }
 }
@@ -109,12 +113,17 @@ pub async fn run(
     while !*stop.borrow() && !tx.is_closed() {
         let (closed_tx, mut closed) = mpsc::channel::<String>(4);
         let (pong_tx, mut pongs) = mpsc::channel::<u64>(16);
+        // One pending change is all the list needs to know: a full queue already says so.
+        let (count_tx, mut counts) = mpsc::channel::<()>(1);
         let (events, fallen) = (tx.clone(), dropped.clone());
         let on_event = move |event: Received| {
             if event.name == "dashboard:pong"
                 && let Some(id) = event.data.get("timestamp").and_then(Value::as_u64)
             {
                 let _ = pong_tx.try_send(id);
+            }
+            if event.name == "dashboard:client:count" {
+                let _ = count_tx.try_send(());
             }
             send(
                 &events,
@@ -140,10 +149,9 @@ pub async fn run(
                 let reason = stay_connected(
                     &client,
                     &options,
-                    &tx,
-                    &dropped,
+                    (&tx, &dropped),
                     &mut closed,
-                    &mut pongs,
+                    (&mut pongs, &mut counts),
                     &mut stop,
                 )
                 .await;
@@ -180,16 +188,20 @@ pub async fn run(
     }
 }
 
-/// Pings until the connection ends or the feed is stopped; returns why it ended.
+/// Pings until the connection ends or the feed is stopped, and asks for the client list when
+/// the count changes; returns why it ended.
 async fn stay_connected(
     client: &rust_socketio::asynchronous::Client,
     options: &FeedOptions,
-    tx: &mpsc::Sender<FeedEvent>,
-    dropped: &Dropped,
+    (tx, dropped): (&mpsc::Sender<FeedEvent>, &Dropped),
     closed: &mut mpsc::Receiver<String>,
-    pongs: &mut mpsc::Receiver<u64>,
+    (pongs, counts): (&mut mpsc::Receiver<u64>, &mut mpsc::Receiver<()>),
     stop: &mut watch::Receiver<bool>,
 ) -> String {
+    // The list is asked for at once, then after each count change, never twice within
+    // `list_clients` (a connect storm changes the count hundreds of times a second).
+    let mut list_due = options.list_clients.is_some();
+    let mut list_after = tokio::time::Instant::now();
     let mut ticker = match options.ping_phase {
         Some(phase) => tokio::time::interval_at(
             crate::app::time::last_beat(phase, options.ping_every).into(),
@@ -226,6 +238,14 @@ async fn stay_connected(
                         send(tx, dropped, FeedEvent::Latency(at.elapsed()));
                         sent = None;
                     }
+            }
+            Some(()) = counts.recv() => list_due = options.list_clients.is_some(),
+            () = tokio::time::sleep_until(list_after), if list_due => {
+                if client.emit("client:list", json!({})).await.is_err() {
+                    return "cannot send".into();
+                }
+                list_due = false;
+                list_after = tokio::time::Instant::now() + options.list_clients.unwrap_or_default();
             }
             reason = closed.recv() => return reason.unwrap_or_else(|| "the connection closed".into()),
             _ = stop.changed() => return "stopped".into(),

@@ -39,6 +39,7 @@ async fn on_connect(
     State(state): State<Shared>,
 ) {
     let clients = client_count(&io);
+    state.client_connected(&socket.id.to_string(), now_epoch_secs());
     info!(
         "connect sid={} transport={transport:?} clients={clients}",
         socket.id
@@ -196,7 +197,28 @@ async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): Stat
     received(&state, "client:register", &socket);
     let data = data_of(data);
     let sid = socket.id.to_string();
-    let info = json!({"name": data.get("name"), "type": data.get("type"), "session_id": sid});
+    // Names and types are the client's text: kept short, as every field the server repeats.
+    let field = |key: &str| match data.get(key) {
+        Some(Value::String(s)) => Value::String(s.chars().take(LOGGED_CHARS).collect()),
+        Some(other) if !other.is_null() => {
+            Value::String(other.to_string().chars().take(LOGGED_CHARS).collect())
+        }
+        _ => Value::Null,
+    };
+    // What Claude MPM's server answers, defaults included.
+    let short: String = sid.chars().take(8).collect();
+    let or = |value: Value, default: String| {
+        if value.is_null() {
+            Value::String(default)
+        } else {
+            value
+        }
+    };
+    let info = json!({
+        "name": or(field("name"), format!("Client-{short}")),
+        "type": or(field("type"), "dashboard".into()),
+        "session_id": sid,
+    });
     info!(
         "client registered sid={sid} name={} type={}",
         logged(&info["name"].to_string()),
@@ -212,13 +234,18 @@ async fn on_list(socket: SocketRef, io: SocketIo, State(state): State<Shared>) {
         .of("/")
         .map(socketioxide::operators::BroadcastOperators::sockets)
         .unwrap_or_default();
+    // Claude MPM's fields (session_id, name, type, connected_at, registered), and the
+    // transport each socket uses now. `connected_at` is seconds since the Unix epoch here;
+    // Claude MPM's server sends its event loop's monotonic clock.
     let clients: Vec<Value> = sockets
         .iter()
         .map(|s| {
             let sid = s.id.to_string();
-            state
+            let mut info = state
                 .client_info(&sid)
-                .unwrap_or_else(|| json!({"session_id": sid}))
+                .unwrap_or_else(|| json!({"session_id": sid}));
+            info["transport"] = json!(format!("{:?}", s.transport_type()).to_lowercase());
+            info
         })
         .collect();
     let total = clients.len();

@@ -138,9 +138,27 @@ impl State {
         lock(&self.history).len()
     }
 
-    /// Remembers what a client said about itself (`client:register`).
-    pub fn register_client(&self, sid: &str, info: Value) {
+    /// Remembers a client that connected: when (seconds since the Unix epoch), and under the
+    /// name and type Claude MPM's server gives a client that has not registered.
+    pub fn client_connected(&self, sid: &str, at_epoch_secs: f64) {
+        let short: String = sid.chars().take(8).collect();
+        let info = serde_json::json!({"session_id": sid, "name": format!("Client-{short}"),
+            "type": "unknown", "connected_at": at_epoch_secs, "registered": false});
         lock(&self.clients).insert(sid.to_owned(), info);
+    }
+
+    /// Remembers what a client said about itself (`client:register`): its fields over those
+    /// it connected with.
+    pub fn register_client(&self, sid: &str, info: Value) {
+        let mut clients = lock(&self.clients);
+        let known = clients.entry(sid.to_owned()).or_insert(Value::Null);
+        match (known, info) {
+            (Value::Object(known), Value::Object(info)) => {
+                known.extend(info);
+                known.insert("registered".into(), Value::Bool(true));
+            }
+            (known, info) => *known = info,
+        }
     }
 
     /// Forgets a client that left.
@@ -148,7 +166,7 @@ impl State {
         lock(&self.clients).remove(sid);
     }
 
-    /// What `sid` registered as, if it did.
+    /// What is known of `sid`: when it connected, and what it registered as.
     #[must_use]
     pub fn client_info(&self, sid: &str) -> Option<Value> {
         lock(&self.clients).get(sid).cloned()
