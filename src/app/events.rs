@@ -96,6 +96,8 @@ fn is_copy(row: &EventRow, h: &Happening) -> bool {
 /// Merges into a recent copy, or pushes a new row.
 fn record(state: &mut State, h: Happening) {
     tick(state, h.at); // so the event counts in the second it arrived in
+    let last = state.alerts.last_event.get_or_insert(h.at.mono);
+    *last = last.max(h.at.mono);
     let copy = state
         .events
         .iter_mut()
@@ -190,6 +192,9 @@ pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
     }
     if name == "event_history" {
         return history(state, data, at);
+    }
+    if name == "dashboard:welcome" {
+        super::clients::welcomed(state, &data);
     }
     let h = happening(state, name, data, at, Origin::Feed);
     record(state, h);
@@ -418,14 +423,26 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     };
     let mut call = None;
     let (summary, key) = match name {
-        "connect" => (
-            format!("sid={sid} {}{counted}", get("transport").to_lowercase()),
-            (!sid.is_empty()).then(|| format!("connect {sid}")),
-        ),
-        "disconnect" => (
-            format!("sid={sid} {}{counted}", get("reason")),
-            (!sid.is_empty()).then(|| format!("disconnect {sid}")),
-        ),
+        "connect" => {
+            let transport = get("transport").to_lowercase();
+            if !sid.is_empty() {
+                super::clients::log_connect(state, &sid, &transport, at);
+            }
+            (
+                format!("sid={sid} {transport}{counted}"),
+                (!sid.is_empty()).then(|| format!("connect {sid}")),
+            )
+        }
+        "disconnect" => {
+            let reason = get("reason");
+            if !sid.is_empty() {
+                super::clients::log_disconnect(state, &sid, &reason, at);
+            }
+            (
+                format!("sid={sid} {reason}{counted}"),
+                (!sid.is_empty()).then(|| format!("disconnect {sid}")),
+            )
+        }
         "tool_start" | "tool_stop" => {
             let tool = get("tool");
             let status = get("status");
@@ -484,6 +501,11 @@ pub fn health(state: &mut State, result: Result<Health, String>) {
             // then stays in force.
             if h.clients.is_some() {
                 state.server.clients = h.clients;
+            }
+            // mpm-top serve counts the deliveries it failed: the `emit failures` alert watches
+            // it rise.
+            if let Some(failures) = h.raw.get("emit_failures").and_then(Value::as_u64) {
+                state.alerts.emit_failures.push((state.now.mono, failures));
             }
         }
         Err(why) => {

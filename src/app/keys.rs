@@ -27,12 +27,13 @@ pub const FOOTER_KEYS: [(&str, &str); 15] = [
 ];
 
 /// Every key, for the help overlay.
-pub const HELP_KEYS: [(&str, &str); 23] = [
+pub const HELP_KEYS: [(&str, &str); 24] = [
     ("s", "start the bundled server on the target's port"),
     ("r", "restart the target's server (graceful)"),
     ("K", "kill the processes holding the target's port"),
     ("R", "reset the socketio: section of the config file"),
     ("c", "write debug_info.txt"),
+    ("C", "clients: who is connected, who left and why"),
     ("d", "run doctor"),
     (
         "w",
@@ -116,6 +117,24 @@ const MAX_SHOWN: usize = 12;
 /// Rows a page key moves.
 const PAGE: isize = 10;
 
+/// A key while a view (Clients, Servers) is open, or the key that opens one; None when the
+/// key is not the view's.
+fn view_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
+    use super::state::View;
+    match (state.view, key) {
+        (None, Key::Char('C')) => state.view = Some(View::Clients),
+        (Some(View::Clients), Key::Char('C') | Key::Esc) => state.view = None,
+        // The keys below the view (quit, help, actions) still work; navigation would move
+        // what the view hides.
+        (Some(_), Key::Char('q' | '?' | 's' | 'r' | 'K' | 'R' | 'c' | 'd' | 'w' | 'g')) => {
+            return None;
+        }
+        (Some(_), _) => {}
+        (None, _) => return None,
+    }
+    Some(Vec::new())
+}
+
 /// Applies a key press.
 pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
     if key == Key::CtrlC {
@@ -143,6 +162,9 @@ pub fn press(state: &mut State, key: Key) -> Vec<Effect> {
     }
     if state.detail {
         return detail_key(state, key);
+    }
+    if let Some(effects) = view_key(state, key) {
+        return effects;
     }
     if let Some(effects) = log_key(state, key) {
         return effects;

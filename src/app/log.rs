@@ -26,6 +26,8 @@ pub enum Topic {
     Action,
     /// Lines read back from a recording.
     Replay,
+    /// Alerts raised and cleared.
+    Alert,
 }
 
 impl Topic {
@@ -38,6 +40,7 @@ impl Topic {
             Topic::Probe => "probe",
             Topic::Action => "action",
             Topic::Replay => "replay",
+            Topic::Alert => "alert",
         }
     }
 }

@@ -2,6 +2,8 @@
 //! and returns the [`Effect`]s to carry out. No I/O and no clock here: every happening carries
 //! its own [`Stamp`], so whole sequences are tested as data.
 
+pub mod alerts;
+pub mod clients;
 mod events;
 mod keys;
 pub mod log;
@@ -77,6 +79,18 @@ pub enum Action {
     Connected,
     /// The feed lost the server.
     Disconnected(String),
+    /// A `client:list:response` from the feed.
+    ClientList {
+        /// Its data.
+        data: Value,
+        /// When it arrived.
+        at: Stamp,
+        /// This machine's monotonic clock then, seconds (what Claude MPM's `connected_at`
+        /// is measured on); None for a server on another machine.
+        boot: Option<f64>,
+    },
+    /// mpm-top's alert thresholds (from its own configuration).
+    Thresholds(crate::config::alerts::Thresholds),
     /// An event from the feed.
     FeedEvent {
         /// Event name.
@@ -248,10 +262,33 @@ fn retarget(state: &mut State, target: Target) {
     state.replay = old.replay;
     state.config = old.config;
     state.config_file = old.config_file;
+    state.alerts.thresholds = old.alerts.thresholds;
+    state.view = old.view;
     state.now = old.now;
     state.watched_since = old.now.mono;
     state.busy = old.busy;
     state.note(said);
+}
+
+/// The feed lost the server, or failed to reach it: said once per cause until it connects.
+fn feed_lost(state: &mut State, reason: &str) {
+    // The status pane has room for the start of it; the log gets it whole, once per
+    // cause (not once per retry).
+    let cause = |r: &str| r.split(" (retry in").next().unwrap_or_default().to_owned();
+    if state.connected {
+        let line = format!("feed lost the server: {reason}; reconnecting");
+        state.log(Level::Warn, Topic::Feed, line);
+    } else if !state.feed_causes.contains(&cause(reason)) {
+        // Once per cause until the feed connects again: a server that fails two ways
+        // in turn had written two lines a second.
+        if state.feed_causes.len() == FEED_CAUSES {
+            state.feed_causes.remove(0);
+        }
+        state.feed_causes.push(cause(reason));
+        state.log(Level::Warn, Topic::Feed, format!("feed: {reason}"));
+    }
+    state.connected = false;
+    state.feed_status = crate::text::clean(reason);
 }
 
 /// Causes of feed failures remembered (each is logged once until the feed connects).
@@ -267,7 +304,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
 fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Watched(_, inner) => return apply(state, *inner),
-        Action::Tick(now) => events::tick(state, now),
+        Action::Tick(now) => {
+            events::tick(state, now);
+            alerts::each_second(state);
+        }
         Action::Key(key) => return keys::press(state, key),
         Action::Resize => {}
         Action::Connected => {
@@ -276,26 +316,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             state.feed_causes.clear();
             state.log(Level::Info, Topic::Feed, "feed connected");
         }
-        Action::Disconnected(reason) => {
-            // The status pane has room for the start of it; the log gets it whole, once per
-            // cause (not once per retry).
-            let cause = |r: &str| r.split(" (retry in").next().unwrap_or_default().to_owned();
-            if state.connected {
-                let line = format!("feed lost the server: {reason}; reconnecting");
-                state.log(Level::Warn, Topic::Feed, line);
-            } else if !state.feed_causes.contains(&cause(&reason)) {
-                // Once per cause until the feed connects again: a server that fails two ways
-                // in turn had written two lines a second.
-                if state.feed_causes.len() == FEED_CAUSES {
-                    state.feed_causes.remove(0);
-                }
-                state.feed_causes.push(cause(&reason));
-                state.log(Level::Warn, Topic::Feed, format!("feed: {reason}"));
-            }
-            state.connected = false;
-            state.feed_status = crate::text::clean(&reason);
-        }
+        Action::Disconnected(reason) => feed_lost(state, &reason),
         Action::FeedEvent { name, data, at } => events::from_feed(state, &name, data, at),
+        Action::ClientList { data, at, boot } => clients::listed(state, &data, at, boot),
+        Action::Thresholds(t) => state.alerts.thresholds = t,
         Action::FeedDropped(n) => state.feed_dropped = n,
         Action::Latency(ms) => {
             state.latency.push(ms);

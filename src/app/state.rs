@@ -326,8 +326,21 @@ pub struct State {
     pub recording: Option<RecordingView>,
     /// When this console replays a recording: where it is (kept up to date by the runtime).
     pub replay: Option<ReplayView>,
+    /// Connected clients and recent departures (the Clients view).
+    pub clients: super::clients::Clients,
+    /// Alerts raised and cleared.
+    pub alerts: super::alerts::Alerts,
+    /// An overlay view open over the panes (Clients, Servers).
+    pub view: Option<View>,
     /// Set when the user quits.
     pub quit: bool,
+}
+
+/// A full-screen view over the panes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// `C`: the monitored server's clients and recent departures.
+    Clients,
 }
 
 impl State {
@@ -378,6 +391,9 @@ impl State {
             read_only,
             recording: None,
             replay: None,
+            clients: super::clients::Clients::default(),
+            alerts: super::alerts::Alerts::default(),
+            view: None,
             quit: false,
         }
     }

@@ -53,6 +53,7 @@ pub fn recording_path(bundle: &Path) -> PathBuf {
 
 /// Collects everything and writes it to `path`, reporting progress on `progress`. Beside it
 /// goes a recording: `held`, what a console holds, or else a few seconds from the feed.
+/// From the console, `held` also carries its alerts: each raised and cleared, with times.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -60,7 +61,7 @@ pub async fn collect(
     resolved: &Resolved,
     target: &Target,
     path: &Path,
-    held: Option<(Header, Vec<Entry>)>,
+    held: Option<Held>,
     progress: &mut impl std::io::Write,
 ) -> std::io::Result<Bundle> {
     let started = Instant::now();
@@ -106,9 +107,11 @@ pub async fn collect(
         ),
         &r.text(&live.text),
     );
+    step("alerts");
+    alerts_section(&mut out, &mut r, held.as_ref());
     step("the recording");
     let (from, (header, entries)) = if let Some(held) = held {
-        ("what the console held", held)
+        ("what the console held", held.recording)
     } else {
         let (header, mut entries) = live.recording;
         entries.insert(
@@ -160,6 +163,28 @@ pub async fn collect(
         redacted_kinds: r.summary(),
         recording: recording.map(|(at, _)| at),
     })
+}
+
+/// The console's alerts, raised and cleared; from the command line, where they come from.
+fn alerts_section(out: &mut String, r: &mut Redactor, held: Option<&Held>) {
+    let alerts = held.map_or_else(
+        || "(collected outside the console: alerts need its history. The doctor checks above run the rules that need none: fds, hooks; mpm-top servers lists servers sharing a project)\n".to_owned(),
+        |h| h.alerts.clone(),
+    );
+    section(
+        out,
+        "Alerts (raised and cleared while the console ran)",
+        &r.text(&alerts),
+    );
+}
+
+/// What a console holds for its bundle.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// Its recent past, as a recording.
+    pub recording: (Header, Vec<Entry>),
+    /// Its alerts' history, as text.
+    pub alerts: String,
 }
 
 /// Writes the bundle's recording beside it, as privately; where, and how many entries.

@@ -9,7 +9,6 @@ use crate::actions::{Audit, kill, reset_config, restart};
 use crate::app::{Action, Effect};
 use crate::checks::{self, Status};
 use crate::config::Resolved;
-use crate::record::{Entry, Header};
 use crate::{collect, doctor};
 
 /// Reads the configuration again, as the console was started (flags, file, `--demo`).
@@ -23,7 +22,7 @@ pub async fn carry_out(
     reload: Reload,
     audit: Audit,
     tx: mpsc::Sender<Action>,
-    held: Option<(Header, Vec<Entry>)>,
+    held: Option<collect::Held>,
 ) {
     let outcome: anyhow::Result<String> = match effect {
         Effect::StartServer(target) => restart::start_server(&resolved, &target, &audit, "start")

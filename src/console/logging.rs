@@ -14,12 +14,13 @@ use crate::app::{Level, LogEntry, LogKey, Topic};
 use crate::serve::command::LogLayer;
 
 /// Every topic: the targets the Log pane shows (nothing else reaches it).
-const TOPICS: [Topic; 5] = [
+const TOPICS: [Topic; 6] = [
     Topic::Console,
     Topic::Feed,
     Topic::Probe,
     Topic::Action,
     Topic::Replay,
+    Topic::Alert,
 ];
 
 /// Lines logged between two draws before tui-logger counts the oldest as lost: at most a
@@ -51,6 +52,7 @@ pub fn emit(entry: &LogEntry) {
                 Topic::Probe => tracing::$level!(target: "probe", "{}", $line),
                 Topic::Action => tracing::$level!(target: "action", "{}", $line),
                 Topic::Replay => tracing::$level!(target: "replay", "{}", $line),
+                Topic::Alert => tracing::$level!(target: "alert", "{}", $line),
             }
         };
     }

@@ -331,7 +331,10 @@ fn start(
     let (resolved, reload, audit, tx) = with;
     let started = format!("{}: started", effect.label());
     tape.log(state, Level::Info, Topic::Action, started);
-    let held = matches!(effect, Effect::Collect(_)).then(|| tape.held(state));
+    let held = matches!(effect, Effect::Collect(_)).then(|| crate::collect::Held {
+        recording: tape.held(state),
+        alerts: crate::app::alerts::history_text(state),
+    });
     tokio::spawn(effects::carry_out(
         effect,
         resolved.clone(),
@@ -378,6 +381,7 @@ fn begin(
     state.config_file.clone_from(&resolved.file_shown);
     let mut tape = tape::Tape::new(clock, options.record_max_mib, resolved.home.as_deref());
     log_only(tape.apply(&mut state, Action::Config(crate::config::rows(resolved))));
+    log_only(tape.apply(&mut state, Action::Thresholds(resolved.alerts.thresholds)));
     tape.note(
         &mut state,
         format!(

@@ -77,17 +77,32 @@ pub fn watch_target(
         tx: tx.clone(),
         generation,
     };
-    tokio::spawn(feed_task(target.url(), w.clock, out.clone(), stop.clone()));
+    // Claude MPM stamps its clients on its monotonic clock, which only a server on this
+    // machine shares with the console.
+    let local = crate::target::is_loopback_host(&target.host);
+    tokio::spawn(feed_task(
+        target.url(),
+        (w.clock, local),
+        out.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(probes(target.clone(), w.clone(), out, stop));
     stop_tx
 }
 
 /// Forwards the feed's events as actions, each stamped with its arrival instant.
-async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver<bool>) {
+async fn feed_task(
+    url: String,
+    (clock, local): (Clock, bool),
+    out: Outbox,
+    stop: watch::Receiver<bool>,
+) {
     let (feed_tx, mut events) = mpsc::channel(4096);
     let dropped = Dropped::default();
     let options = FeedOptions {
         ping_phase: Some(clock.last_whole_second()),
+        // The Clients view's list: on each count change, at most once a second.
+        list_clients: Some(Duration::from_secs(1)),
         ..FeedOptions::new(&url)
     };
     tokio::spawn(feed::run(options, feed_tx, dropped.clone(), stop));
@@ -106,6 +121,13 @@ async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver
                 "{reason} (retry in {:.2}s)",
                 retry_in.as_secs_f64()
             )),
+            FeedEvent::Event { name, data, at } if name == "client:list:response" => {
+                Action::ClientList {
+                    data,
+                    at: clock.stamp_at(at),
+                    boot: local.then(|| monotonic_secs_at(at)).flatten(),
+                }
+            }
             FeedEvent::Event { name, data, at } => Action::FeedEvent {
                 name,
                 data,
@@ -117,6 +139,15 @@ async fn feed_task(url: String, clock: Clock, out: Outbox, stop: watch::Receiver
             return;
         }
     }
+}
+
+/// This machine's monotonic clock at `at`, seconds: what Claude MPM's server (asyncio's loop
+/// time) stamps its clients with. (`Instant` reads the same clock but does not show it.)
+fn monotonic_secs_at(at: std::time::Instant) -> Option<f64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+    #[allow(clippy::cast_precision_loss)] // seconds since boot
+    let secs = now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9;
+    Some(secs - at.elapsed().as_secs_f64())
 }
 
 /// Health every second; handshake, websocket, process and sockets every 5 s (the socket table

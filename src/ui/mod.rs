@@ -21,6 +21,7 @@ mod resources;
 mod status;
 mod stream;
 pub mod theme;
+mod views;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -81,6 +82,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, log: &LogView) {
         }
     }
     footer_line(frame, state, theme, footer);
+    views::render(frame, state, theme, main);
     overlay::render(frame, state, theme, main);
     make_controls_visible(frame);
 }

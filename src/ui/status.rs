@@ -36,6 +36,7 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let kind = s.kind.clone().unwrap_or_else(|| "none".into());
     let alive = s.kind.is_some();
     let mut lines = tape_line(state, theme, area.width);
+    lines.extend(banner(state, theme));
     lines.extend([
         Line::from(vec![
             Span::raw("target  "),
@@ -116,6 +117,40 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
             .collect();
         frame.render_widget(Sparkline::default().data(&data).style(theme.link), spark);
     }
+}
+
+/// Alerts shown at most this many at once; the rest are counted (each is in the Log pane).
+const BANNER_ALERTS: usize = 2;
+
+/// The alerts that hold, first: when raised, what, and the fix with its key.
+fn banner(state: &State, theme: &Theme) -> Vec<Line<'static>> {
+    let active = &state.alerts.active;
+    let mut lines: Vec<Line> = active
+        .iter()
+        .take(BANNER_ALERTS)
+        .map(|a| {
+            let fix = a.kind.fix();
+            let key = fix.key.map_or(String::new(), |k| format!(" [{k}]"));
+            Line::from(vec![
+                Span::styled(
+                    format!("⚠ {} {}: ", a.since.seconds_text(), a.kind.name()),
+                    theme.bad,
+                ),
+                Span::styled(a.message.clone(), theme.warn),
+                Span::styled(format!(" → {}{key}", fix.command), theme.dim),
+            ])
+        })
+        .collect();
+    if active.len() > BANNER_ALERTS {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "⚠ {} more alerts: see the Log pane",
+                active.len() - BANNER_ALERTS
+            ),
+            theme.bad,
+        )));
+    }
+    lines
 }
 
 /// The first line while replaying (position, bar, speed) or recording (`● REC` and the size).

@@ -1,0 +1,257 @@
+//! Who is connected to the watched server, and who left. Both servers answer `client:list`
+//! (the feed asks when `dashboard:client:count` changes, at most once a second); a sid that a
+//! new answer no longer holds has left. mpm-top serve's log also says each connect and each
+//! disconnect with its reason, so a client that came and went between two answers is still
+//! seen, and a departure gets its reason. Claude MPM's log gives no reason.
+
+use serde_json::Value;
+
+use super::log::{Level, Topic};
+use super::state::{Ring, State};
+use super::time::Stamp;
+use crate::checks::alerts::SHORT_LIVED_SECS;
+use crate::text::{clean, truncate};
+
+/// Departures kept for the Clients view.
+pub const DEPARTURES: usize = 100;
+/// Clients of one answer kept; a longer list is cut (the total still says how many).
+pub const MAX_LISTED: usize = 1000;
+/// Connects seen in the log and not yet in a list, kept for the lifetime of their departure.
+const ARRIVALS: usize = 1000;
+/// Flapping departures kept for the reconnect-storm alert (it counts the last minute).
+const FLAPS: usize = 10_000;
+/// The longest text kept of a client's fields.
+const FIELD_CHARS: usize = 64;
+
+/// A connected client, as the last `client:list` answer described it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Client {
+    /// Its Socket.IO session id.
+    pub sid: String,
+    /// What it registered as (Claude MPM names an unregistered one `Client-<sid>`).
+    pub name: String,
+    /// Its type (`dashboard`, `unknown`, …).
+    pub kind: String,
+    /// Its transport now, where the server says (mpm-top serve does; Claude MPM does not).
+    pub transport: String,
+    /// When it connected, on the console's clock; None when the server's time cannot be read
+    /// here (Claude MPM's is its own monotonic clock: only a server on this machine shares it).
+    pub connected: Option<Stamp>,
+    /// This console's own feed.
+    pub own: bool,
+}
+
+/// A client that left.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Departure {
+    /// Its session id.
+    pub sid: String,
+    /// Its name, when a list had named it.
+    pub name: String,
+    /// When it left (the log's line, else the answer that no longer held it).
+    pub left: Stamp,
+    /// How long it lived, seconds, when its connect is known.
+    pub lived: Option<f64>,
+    /// Why, where the server's log says.
+    pub reason: Option<String>,
+}
+
+impl Departure {
+    /// It lived under [`SHORT_LIVED_SECS`]: the guide's "connects then immediately
+    /// disconnects".
+    #[must_use]
+    pub fn flapped(&self) -> bool {
+        self.lived.is_some_and(|l| l < SHORT_LIVED_SECS)
+    }
+}
+
+/// The Clients view's facts.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// The last answer's clients (at most [`MAX_LISTED`]).
+    pub list: Vec<Client>,
+    /// When that answer came.
+    pub listed: Option<Stamp>,
+    /// How many clients the answer counted.
+    pub total: u64,
+    /// The last [`DEPARTURES`] departures, oldest first.
+    pub departures: Ring<Departure>,
+    /// When flapping clients left (console seconds), for the reconnect-storm alert.
+    pub flaps: Ring<f64>,
+    /// This console's sid on the server (from `dashboard:welcome`).
+    pub own_sid: Option<String>,
+    /// Connects the log told of: sid, when, transport.
+    arrivals: Ring<(String, Stamp, String)>,
+}
+
+impl Default for Clients {
+    fn default() -> Clients {
+        Clients {
+            list: Vec::new(),
+            listed: None,
+            total: 0,
+            departures: Ring::new(DEPARTURES),
+            flaps: Ring::new(FLAPS),
+            own_sid: None,
+            arrivals: Ring::new(ARRIVALS),
+        }
+    }
+}
+
+impl Clients {
+    /// Clients connected besides this console, by the last answer.
+    #[must_use]
+    pub fn others(&self) -> usize {
+        self.list.iter().filter(|c| !c.own).count()
+    }
+
+    fn connected_at(&self, sid: &str) -> Option<Stamp> {
+        self.list
+            .iter()
+            .find(|c| c.sid == sid)
+            .and_then(|c| c.connected)
+            .or_else(|| {
+                self.arrivals
+                    .iter()
+                    .rev()
+                    .find(|(s, ..)| s == sid)
+                    .map(|(_, at, _)| *at)
+            })
+    }
+}
+
+fn text(value: &Value) -> String {
+    let raw = match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    truncate(&clean(&raw), FIELD_CHARS)
+}
+
+/// When a client connected, on the console's clock, from the server's `connected_at`:
+/// seconds since the Unix epoch (mpm-top serve), or the server's monotonic clock (Claude
+/// MPM: asyncio's loop time), which only a server on this machine shares with `boot`, this
+/// machine's monotonic clock when the answer arrived.
+fn connected_stamp(value: &Value, at: Stamp, boot: Option<f64>) -> Option<Stamp> {
+    let v = value.as_f64().filter(|v| v.is_finite() && *v >= 0.0)?;
+    // Epoch seconds are past 1e9 since 2001; a monotonic clock that high is 31 years of uptime.
+    #[allow(clippy::cast_precision_loss)] // epoch milliseconds fit an f64 exactly
+    let ago = if v > 1e9 {
+        at.wall.timestamp_millis() as f64 / 1000.0 - v
+    } else {
+        boot? - v
+    };
+    // A clock a little ahead (another machine's epoch) is "just now"; one absurdly far off
+    // (a lying server) is unknown.
+    if !(-5.0..=10.0 * 365.0 * 86_400.0).contains(&ago) {
+        return None;
+    }
+    let ago = ago.max(0.0);
+    #[allow(clippy::cast_possible_truncation)] // bounded above
+    let shift = chrono::Duration::microseconds((ago * 1e6) as i64);
+    Some(Stamp {
+        mono: at.mono - ago,
+        wall: at.wall - shift,
+    })
+}
+
+/// A `client:list:response` that arrived at `at`. `boot`: this machine's monotonic clock then,
+/// when the server is on this machine.
+pub fn listed(state: &mut State, data: &Value, at: Stamp, boot: Option<f64>) {
+    let Some(items) = data.get("clients").and_then(Value::as_array) else {
+        state.log(
+            Level::Warn,
+            Topic::Feed,
+            "client:list answered without a clients list",
+        );
+        return;
+    };
+    let own = state.clients.own_sid.clone();
+    let list: Vec<Client> = items
+        .iter()
+        .take(MAX_LISTED)
+        .filter_map(|c| {
+            let sid = text(c.get("session_id").or_else(|| c.get("sid"))?);
+            Some(Client {
+                own: own.as_deref() == Some(sid.as_str()),
+                name: text(c.get("name").unwrap_or(&Value::Null)),
+                kind: text(c.get("type").unwrap_or(&Value::Null)),
+                transport: text(c.get("transport").unwrap_or(&Value::Null)),
+                connected: connected_stamp(c.get("connected_at").unwrap_or(&Value::Null), at, boot),
+                sid,
+            })
+        })
+        .collect();
+    let gone: Vec<Client> = state
+        .clients
+        .list
+        .iter()
+        .filter(|old| !list.iter().any(|c| c.sid == old.sid))
+        .cloned()
+        .collect();
+    for client in gone {
+        departed(state, &client.sid, Some(client.name.clone()), None, at);
+    }
+    let clients = &mut state.clients;
+    clients.total = data
+        .get("total")
+        .and_then(Value::as_u64)
+        .unwrap_or(list.len() as u64);
+    clients.list = list;
+    clients.listed = Some(at);
+}
+
+/// This console's own session on the server, from `dashboard:welcome`.
+pub fn welcomed(state: &mut State, data: &Value) {
+    if let Some(sid) = data.get("session_id").filter(|s| s.is_string()) {
+        state.clients.own_sid = Some(text(sid));
+    }
+}
+
+/// A connect the server's log told of.
+pub fn log_connect(state: &mut State, sid: &str, transport: &str, at: Stamp) {
+    state
+        .clients
+        .arrivals
+        .push((sid.to_owned(), at, transport.to_owned()));
+}
+
+/// A disconnect the server's log told of, with its reason.
+pub fn log_disconnect(state: &mut State, sid: &str, reason: &str, at: Stamp) {
+    let reason = (!reason.is_empty()).then(|| reason.to_owned());
+    departed(state, sid, None, reason, at);
+}
+
+/// Books a departure once: a list that no longer holds a sid and the log's line about it are
+/// the same departure (the log's time and reason win, being the server's own word).
+fn departed(state: &mut State, sid: &str, name: Option<String>, reason: Option<String>, at: Stamp) {
+    let from_log = reason.is_some() || name.is_none();
+    let connected = state.clients.connected_at(sid);
+    let clients = &mut state.clients;
+    if let Some(known) = clients.departures.iter_mut().rev().find(|d| d.sid == sid) {
+        if from_log {
+            known.reason = reason.or(known.reason.take());
+            if at.mono < known.left.mono {
+                let earlier = known.left.mono - at.mono;
+                known.lived = known.lived.map(|l| (l - earlier).max(0.0));
+                known.left = at;
+            }
+        }
+        return;
+    }
+    let departure = Departure {
+        sid: sid.to_owned(),
+        name: name.unwrap_or_default(),
+        left: at,
+        lived: connected.map(|c| (at.mono - c.mono).max(0.0)),
+        reason,
+    };
+    if departure.flapped() {
+        clients.flaps.push(at.mono);
+    }
+    clients.departures.push(departure);
+}
+
+#[cfg(test)]
+mod tests;

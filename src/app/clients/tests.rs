@@ -1,0 +1,151 @@
+//! The Clients view's facts from `client:list` answers and log lines, time as data.
+
+use serde_json::json;
+
+use crate::app::tests::{at, fresh, update};
+use crate::app::{Action, State};
+use crate::probes::logtail::LogLine;
+
+fn listed(s: &mut State, secs: f64, clients: &serde_json::Value, boot: Option<f64>) {
+    update(
+        s,
+        Action::ClientList {
+            data: json!({"clients": clients, "total": clients.as_array().map_or(0, Vec::len)}),
+            at: at(secs),
+            boot,
+        },
+    );
+}
+
+/// Seconds since the Unix epoch of the fixed test clock at `secs`.
+fn epoch(secs: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let origin = at(0.0).wall.timestamp() as f64;
+    origin + secs
+}
+
+#[test]
+fn both_clocks_of_connected_at_are_read_and_this_console_is_marked() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "dashboard:welcome".into(),
+            data: json!({"session_id": "me"}),
+            at: at(1.0),
+        },
+    );
+    // mpm-top serve: seconds since the epoch. Claude MPM: its monotonic clock, which at the
+    // answer (console second 100) read 5000 here.
+    listed(
+        &mut s,
+        100.0,
+        &json!([
+            {"session_id": "me", "name": "mpm-top", "type": "console", "connected_at": epoch(1.0), "transport": "websocket"},
+            {"session_id": "dash", "name": "Client-dash", "type": "unknown", "connected_at": 4990.5},
+            {"session_id": "liar", "connected_at": 1e300},
+            {"session_id": "\u{1b}[2Jx", "connected_at": "soon"},
+            {"name": "no sid"}
+        ]),
+        Some(5000.0),
+    );
+    let c = &s.clients.list;
+    assert_eq!(c.len(), 4);
+    assert!(c[0].own && !c[1].own);
+    assert_eq!(c[0].connected.map(|t| t.mono), Some(1.0));
+    assert_eq!(c[0].transport, "websocket");
+    assert_eq!(c[1].connected.map(|t| t.mono), Some(90.5));
+    assert_eq!(c[1].connected.unwrap().seconds_text(), "10:01:30");
+    assert_eq!((c[2].connected, c[3].connected), (None, None));
+    assert_eq!(c[3].sid, "\\e[2Jx", "escapes are shown, not obeyed");
+    assert_eq!(s.clients.others(), 3);
+    // Without this machine's clock (a server elsewhere) Claude MPM's time means nothing.
+    listed(
+        &mut s,
+        101.0,
+        &json!([{"session_id": "dash", "connected_at": 4990.5}]),
+        None,
+    );
+    assert_eq!(s.clients.list[0].connected, None);
+}
+
+#[test]
+fn a_sid_the_next_answer_lacks_has_left_and_the_log_gives_its_reason() {
+    let mut s = fresh(false);
+    listed(
+        &mut s,
+        10.0,
+        &json!([{"session_id": "a", "name": "dash", "connected_at": epoch(8.0)},
+               {"session_id": "b", "name": "old", "connected_at": epoch(1.0)}]),
+        None,
+    );
+    listed(
+        &mut s,
+        12.0,
+        &json!([{"session_id": "b", "connected_at": epoch(1.0)}]),
+        None,
+    );
+    let d = s.clients.departures.last().unwrap().clone();
+    assert_eq!((d.sid.as_str(), d.name.as_str()), ("a", "dash"));
+    assert_eq!(
+        (d.left.mono, d.lived, d.reason.clone()),
+        (12.0, Some(4.0), None)
+    );
+    assert!(d.flapped());
+    // The server's log line about it came later but says when and why: it wins.
+    update(
+        &mut s,
+        Action::LogLine(
+            LogLine::from_text(
+                "2026-11-26T10:00:11Z  INFO disconnect sid=a reason=\"transport close\" clients=1",
+            ),
+            at(11.0),
+        ),
+    );
+    assert_eq!(s.clients.departures.len(), 1, "one departure, not two");
+    let d = s.clients.departures.last().unwrap();
+    assert_eq!(
+        (d.left.mono, d.lived, d.reason.as_deref()),
+        (11.0, Some(3.0), Some("transport close"))
+    );
+    assert_eq!(s.clients.flaps.len(), 1);
+}
+
+#[test]
+fn a_client_between_two_answers_is_seen_in_the_log() {
+    let mut s = fresh(false);
+    for (text, secs) in [
+        (
+            "2026-11-26T10:00:20Z  INFO connect sid=q transport=Polling clients=2",
+            20.0,
+        ),
+        (
+            "2026-11-26T10:00:20Z  INFO disconnect sid=q reason=\"client namespace disconnect\" clients=1",
+            20.3,
+        ),
+    ] {
+        update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
+    }
+    let d = s.clients.departures.last().unwrap();
+    assert_eq!(d.sid, "q");
+    assert!((d.lived.unwrap() - 0.3).abs() < 1e-9);
+    assert!(d.flapped());
+}
+
+#[test]
+fn departures_and_lists_are_bounded() {
+    let mut s = fresh(false);
+    for i in 0..250 {
+        let line = format!(
+            "2026-11-26T10:00:00Z  INFO disconnect sid=s{i} reason=\"transport close\" clients=0"
+        );
+        update(&mut s, Action::LogLine(LogLine::from_text(&line), at(1.0)));
+    }
+    assert_eq!(s.clients.departures.len(), crate::app::clients::DEPARTURES);
+    let many: Vec<_> = (0..5000)
+        .map(|i| json!({"session_id": format!("c{i}")}))
+        .collect();
+    listed(&mut s, 2.0, &json!(many), None);
+    assert_eq!(s.clients.list.len(), crate::app::clients::MAX_LISTED);
+    assert_eq!(s.clients.total, 5000);
+}
