@@ -118,6 +118,7 @@ impl Health {
         let number = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| raw.get(*k).and_then(Value::as_f64))
+                .and_then(plausible)
         };
         Health {
             kind: ServerKind::of(&raw),
@@ -133,6 +134,16 @@ impl Health {
             raw,
         }
     }
+}
+
+/// The largest figure (a count, seconds, a rate) believed from a server: past it, a number is
+/// a lie or a bug, and shown as unknown rather than as `u64::MAX` or `inf`.
+pub const MAX_PLAUSIBLE: f64 = 1e9;
+
+/// `n` when it is a figure a server can mean: finite, not negative, at most [`MAX_PLAUSIBLE`].
+#[must_use]
+pub fn plausible(n: f64) -> Option<f64> {
+    (n.is_finite() && (0.0..=MAX_PLAUSIBLE).contains(&n)).then_some(n)
 }
 
 /// One client for every probe: building one loads the system's root certificates, which is
@@ -507,5 +518,19 @@ mod tests {
             ServerKind::of(&json!({"ok": true})),
             ServerKind::Foreign(None)
         );
+    }
+
+    #[test]
+    fn absurd_figures_from_a_lying_health_are_unknown() {
+        let liar = Health::parse(
+            json!({"status":"running","clients":1e300,"uptime":-5,"connected_clients":3}),
+            Duration::ZERO,
+        );
+        assert_eq!((liar.clients, liar.uptime_secs), (None, None));
+        let huge = Health::parse(json!({"clients": 2e9, "uptime": 1e9}), Duration::ZERO);
+        assert_eq!((huge.clients, huge.uptime_secs), (None, Some(1e9)));
+        assert_eq!(plausible(f64::NAN), None);
+        assert_eq!(plausible(f64::INFINITY), None);
+        assert_eq!(plausible(0.0), Some(0.0));
     }
 }
