@@ -51,25 +51,7 @@ pub fn local_addresses(target: &Target) -> Result<Vec<IpAddr>, String> {
             "port 0 names no server (it asks for any free port): give the server's port".into(),
         );
     }
-    let host = target.host.trim_matches(['[', ']']);
-    let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => (host, target.port)
-            .to_socket_addrs()
-            .map(|addrs| addrs.map(|a| a.ip()).collect())
-            .unwrap_or_default(),
-    };
-    let mine = interface_addresses();
-    // A client connecting to 0.0.0.0 (or ::) reaches this machine's loopback.
-    let local: Vec<IpAddr> = resolved
-        .into_iter()
-        .map(|ip| match ip {
-            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            other => other.to_canonical(),
-        })
-        .filter(|ip| ip.is_loopback() || mine.contains(ip))
-        .collect();
+    let local = this_machine(&target.host, target.port);
     if local.is_empty() {
         return Err(format!(
             "{} is not this machine: no process here is a target for it, so nothing is stopped",
@@ -77,6 +59,32 @@ pub fn local_addresses(target: &Target) -> Result<Vec<IpAddr>, String> {
         ));
     }
     Ok(local)
+}
+
+/// The addresses `host` means on this machine (the wildcard address as loopback); empty when
+/// it names another machine. Blocking: a host name is resolved (`port` only completes the
+/// lookup).
+#[must_use]
+pub fn this_machine(host: &str, port: u16) -> Vec<IpAddr> {
+    let host = host.trim_matches(['[', ']']);
+    let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (host, port)
+            .to_socket_addrs()
+            .map(|addrs| addrs.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    let mine = interface_addresses();
+    // A client connecting to 0.0.0.0 (or ::) reaches this machine's loopback.
+    resolved
+        .into_iter()
+        .map(|ip| match ip {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            other => other.to_canonical(),
+        })
+        .filter(|ip| ip.is_loopback() || mine.contains(ip))
+        .collect()
 }
 
 fn interface_addresses() -> Vec<IpAddr> {
@@ -98,9 +106,13 @@ fn interface_addresses() -> Vec<IpAddr> {
 /// port, and the same address (an IPv4-mapped IPv6 address counts as its IPv4 one) or a
 /// wildcard listener of a matching family (:: takes IPv4 too, as Linux binds it by default).
 fn serves(local: &str, port: u16, addresses: &[IpAddr]) -> bool {
-    let Ok(local) = local.parse::<SocketAddr>() else {
-        return false;
-    };
+    local
+        .parse::<SocketAddr>()
+        .is_ok_and(|local| serves_addr(local, port, addresses))
+}
+
+/// [`serves`] for an address already parsed: what the server scan matches listeners with.
+pub(crate) fn serves_addr(local: SocketAddr, port: u16, addresses: &[IpAddr]) -> bool {
     if local.port() != port {
         return false;
     }
