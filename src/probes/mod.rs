@@ -10,4 +10,5 @@ pub mod pidfiles;
 mod plain_http;
 pub mod process;
 mod procfs;
+pub mod servers;
 pub mod sockets;
