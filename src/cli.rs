@@ -69,6 +69,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check the server end to end: process, port, /health, handshake, websocket, CORS, files
     Doctor(DoctorArgs),
+    /// List every monitor server on the host (Claude MPM runs one per project on 8765-8785):
+    /// port, kind, the PID holding the port, its project directory, health, clients, events/s
+    Servers(ServersArgs),
     /// Connection test: connect, emit test_event, wait for test_response, disconnect
     Test(TestArgs),
     /// Measure round-trip throughput and latency, or fan-out to many clients
@@ -121,6 +124,14 @@ pub struct DoctorArgs {
     /// Run only these checks (comma-separated names)
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub checks: Vec<String>,
+}
+
+/// Options of `servers`.
+#[derive(Debug, Args)]
+pub struct ServersArgs {
+    /// Print JSON (schema in the README) instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `test`.

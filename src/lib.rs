@@ -21,6 +21,8 @@
 //! - [`checks`]: facts to doctor findings (pure), shared by `doctor`, the console, `--collect`.
 //! - [`collect`]: the debug bundle, redacted, written 0600.
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
+//! - [`servers_cmd`]: `mpm-top servers`, every monitor server on the host, from
+//!   [`probes::servers`] (the scan the console repeats).
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
 //! - [`files`]: the user's files (log, audit log, PID file, backups, bundle), 0600.
 //! - [`target`]: the one server a console, `doctor` or action is about, and how it was chosen.
@@ -48,6 +50,7 @@ pub mod files;
 pub mod probes;
 pub mod record;
 pub mod serve;
+pub mod servers_cmd;
 pub mod sio_client;
 pub mod target;
 pub mod text;

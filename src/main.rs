@@ -49,6 +49,9 @@ fn main() -> ExitCode {
             let code = block_on(mpm_top::doctor::run(&resolved, &args.checks, args.json));
             ExitCode::from(code.unwrap_or(2))
         }
+        Some(Command::Servers(args)) => {
+            ExitCode::from(block_on(mpm_top::servers_cmd::run(&resolved, args.json)).unwrap_or(1))
+        }
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
         Some(Command::Restart(_) | Command::Recover(_)) if resolved.has_errors() => {

@@ -186,6 +186,7 @@ fn help_lists_every_subcommand_and_completions_are_generated() {
     for word in [
         "serve",
         "doctor",
+        "servers",
         "test",
         "bench",
         "restart",

@@ -32,7 +32,18 @@ impl ServeProcess {
 
     /// The same on a given port (one a test had taken with port 0 before).
     pub fn start_on(home: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
-        let mut child = mpm_top_command(home, env)
+        ServeProcess::start_with(mpm_top_command(home, env), port, args)
+    }
+
+    /// [`ServeProcess::start`] with `cwd` as its working directory (its project).
+    pub fn start_in(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut command = mpm_top_command(home, env);
+        command.current_dir(cwd);
+        ServeProcess::start_with(command, 0, args)
+    }
+
+    fn start_with(mut command: Command, port: u16, args: &[&str]) -> ServeProcess {
+        let mut child = command
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args)
             .stdout(Stdio::piped())
