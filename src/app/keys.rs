@@ -8,11 +8,13 @@ use crate::target::Chosen;
 
 /// Keys for the footer, most important first: the footer shows as many as fit, and always the
 /// last two (help and quit).
-pub const FOOTER_KEYS: [(&str, &str); 15] = [
+pub const FOOTER_KEYS: [(&str, &str); 17] = [
     ("/", "filter"),
     ("p", "pause"),
     ("Enter", "detail"),
     ("d", "doctor"),
+    ("C", "clients"),
+    ("S", "servers"),
     ("s", "start"),
     ("r", "restart"),
     ("K", "kill"),
@@ -27,13 +29,17 @@ pub const FOOTER_KEYS: [(&str, &str); 15] = [
 ];
 
 /// Every key, for the help overlay.
-pub const HELP_KEYS: [(&str, &str); 24] = [
+pub const HELP_KEYS: [(&str, &str); 25] = [
     ("s", "start the bundled server on the target's port"),
     ("r", "restart the target's server (graceful)"),
     ("K", "kill the processes holding the target's port"),
     ("R", "reset the socketio: section of the config file"),
     ("c", "write debug_info.txt"),
     ("C", "clients: who is connected, who left and why"),
+    (
+        "S",
+        "servers on this host: Enter monitors one (each keeps its events)",
+    ),
     ("d", "run doctor"),
     (
         "w",
@@ -122,8 +128,22 @@ const PAGE: isize = 10;
 fn view_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
     use super::state::View;
     match (state.view, key) {
-        (None, Key::Char('C')) => state.view = Some(View::Clients),
-        (Some(View::Clients), Key::Char('C') | Key::Esc) => state.view = None,
+        (None | Some(View::Servers), Key::Char('C')) => state.view = Some(View::Clients),
+        (None, Key::Char('S')) => {
+            // The selection starts on the server watched.
+            state.server_selected = state
+                .servers
+                .iter()
+                .position(|r| r.port == state.target.port)
+                .unwrap_or(0);
+            state.view = Some(View::Servers);
+        }
+        (Some(View::Clients), Key::Char('C') | Key::Esc)
+        | (Some(View::Servers), Key::Char('S') | Key::Esc) => state.view = None,
+        (Some(View::Clients), Key::Char('S')) => state.view = Some(View::Servers),
+        (Some(View::Servers), _) if !matches!(key, Key::Char('q' | '?')) => {
+            return Some(super::servers::key(state, key));
+        }
         // The keys below the view (quit, help, actions) still work; navigation would move
         // what the view hides.
         (Some(_), Key::Char('q' | '?' | 's' | 'r' | 'K' | 'R' | 'c' | 'd' | 'w' | 'g')) => {

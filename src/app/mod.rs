@@ -7,6 +7,7 @@ pub mod clients;
 mod events;
 mod keys;
 pub mod log;
+pub mod servers;
 pub mod state;
 pub mod time;
 mod tools;
@@ -128,6 +129,13 @@ pub enum Action {
     },
     /// Servers found on other ports while the target does not answer: (port, kind).
     Found(Vec<(u16, String)>),
+    /// Every monitor server a scan of the host found, and when.
+    Servers {
+        /// One row per server.
+        rows: Vec<crate::probes::servers::ServerRow>,
+        /// When the scan was made.
+        at: Stamp,
+    },
     /// The console now monitors this target (after a switch).
     Retargeted(Target),
     /// The configuration, read again (after a reset).
@@ -250,26 +258,6 @@ fn clean_row(row: ConfigRow) -> ConfigRow {
     }
 }
 
-/// The console now monitors `target`.
-fn retarget(state: &mut State, target: Target) {
-    let said = format!("now monitoring {target}");
-    // A new server: its facts start empty. What is the user's stays: the configuration, the
-    // view (focus, zoom, filter, help), an action still running. (The log is tui-logger's.)
-    let fresh = State::new(target, state.read_only);
-    let old = std::mem::replace(state, fresh);
-    state.keep_view(&old);
-    state.recording = old.recording;
-    state.replay = old.replay;
-    state.config = old.config;
-    state.config_file = old.config_file;
-    state.alerts.thresholds = old.alerts.thresholds;
-    state.view = old.view;
-    state.now = old.now;
-    state.watched_since = old.now.mono;
-    state.busy = old.busy;
-    state.note(said);
-}
-
 /// The feed lost the server, or failed to reach it: said once per cause until it connects.
 fn feed_lost(state: &mut State, reason: &str) {
     // The status pane has room for the start of it; the log gets it whole, once per
@@ -303,11 +291,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
 
 fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
-        Action::Watched(_, inner) => return apply(state, *inner),
+        Action::Watched(g, inner) => return servers::routed(state, g, *inner),
         Action::Tick(now) => {
             events::tick(state, now);
+            servers::tick_parked(state, now);
             alerts::each_second(state);
         }
+        Action::Servers { rows, at } => servers::listed(state, rows, at),
         Action::Key(key) => return keys::press(state, key),
         Action::Resize => {}
         Action::Connected => {
@@ -348,7 +338,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             at,
         } => resources(state, process, sockets, holders, at),
         Action::Found(found) => found_elsewhere(state, found),
-        Action::Retargeted(target) => retarget(state, target),
+        Action::Retargeted(target) => servers::retarget(state, target),
         Action::Config(rows) => state.config = rows.into_iter().map(clean_row).collect(),
         Action::ResetPlanned(plan) => {
             state.busy = None;

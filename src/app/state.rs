@@ -332,6 +332,20 @@ pub struct State {
     pub alerts: super::alerts::Alerts,
     /// An overlay view open over the panes (Clients, Servers).
     pub view: Option<View>,
+    /// Every monitor server the last scan found on the target's host.
+    pub servers: Vec<crate::probes::servers::ServerRow>,
+    /// When that scan was made.
+    pub servers_at: Option<Stamp>,
+    /// The row selected in the Servers view.
+    pub server_selected: usize,
+    /// The generation of the producers watching this target: what they send is tagged with
+    /// it (`Action::Watched`).
+    pub generation: u64,
+    /// The generation the next new target's producers get.
+    pub next_generation: u64,
+    /// Servers watched before and switched away from: each keeps its events and rates, fed by
+    /// its own producers, so switching back loses nothing. At most [`MAX_PARKED`].
+    pub parked: Vec<Box<State>>,
     /// Set when the user quits.
     pub quit: bool,
 }
@@ -341,7 +355,12 @@ pub struct State {
 pub enum View {
     /// `C`: the monitored server's clients and recent departures.
     Clients,
+    /// `S`: every server found, and switching between them.
+    Servers,
 }
+
+/// Servers kept watched in the background after a switch (the oldest is let go past this).
+pub const MAX_PARKED: usize = 4;
 
 impl State {
     /// A fresh state monitoring `target`.
@@ -394,6 +413,12 @@ impl State {
             clients: super::clients::Clients::default(),
             alerts: super::alerts::Alerts::default(),
             view: None,
+            servers: Vec::new(),
+            servers_at: None,
+            server_selected: 0,
+            generation: 0,
+            next_generation: 1,
+            parked: Vec::new(),
             quit: false,
         }
     }

@@ -1,8 +1,9 @@
 //! The guide's warning signs as rules over one moment of what the console knows: each rule
 //! says whether its alert holds now, and why, with the fix (a command and a console key).
 //! Pure: the console evaluates them every second (`app::alerts` raises and clears them), and
-//! `doctor` runs the ones that need no history ([`fd_use`], [`hook_drift`], [`same_project`])
-//! through the same functions.
+//! `doctor` runs the ones that need no history ([`fd_use`], [`hook_drift`]) through the same
+//! functions; `mpm-top servers` and the console find projects served twice with
+//! `probes::servers::same_project`.
 
 use serde::{Deserialize, Serialize};
 
@@ -299,27 +300,7 @@ pub fn hook_drift(
     })
 }
 
-/// Projects served by more than one server: (project, ports), from (port, project) pairs.
-#[must_use]
-pub fn same_project<'a>(
-    servers: impl IntoIterator<Item = (u16, &'a str)>,
-) -> Vec<(String, Vec<u16>)> {
-    let mut by_project: std::collections::BTreeMap<&str, Vec<u16>> =
-        std::collections::BTreeMap::new();
-    for (port, project) in servers {
-        by_project.entry(project).or_default().push(port);
-    }
-    by_project
-        .into_iter()
-        .filter(|(_, ports)| ports.len() > 1)
-        .map(|(project, mut ports)| {
-            ports.sort_unstable();
-            (project.to_owned(), ports)
-        })
-        .collect()
-}
-
-/// One line for [`same_project`]'s answer.
+/// One line for the projects `probes::servers::same_project` found served twice.
 #[must_use]
 pub fn same_project_text(groups: &[(String, Vec<u16>)]) -> String {
     groups

@@ -224,10 +224,20 @@ async fn main_loop(
     };
     tokio::spawn(producers::keyboard(tx.clone()));
     tokio::spawn(producers::ticks(clock, tx.clone()));
-    // Each target's producers tag what they send; what an earlier target's still send after a
-    // switch is dropped.
-    let mut generation = 0;
-    let mut watching = producers::watch_target(&target, &watch_of(&target), &tx, generation);
+    // Each target's producers tag what they send with its generation: the state routes it to
+    // the server on screen or to one watched in the background, and drops the rest.
+    let mut watching = std::collections::BTreeMap::new();
+    watching.insert(
+        0,
+        producers::watch_target(&target, &watch_of(&target), &tx, 0),
+    );
+    // Every server on the host, every 5 s (`S`, the status pane, the same-project alert).
+    tokio::spawn(producers::servers(
+        Target::configured(resolved),
+        crate::probes::servers::scan_ports(resolved.settings.port_range, &target),
+        (clock, resolved.home.clone()),
+        tx.clone(),
+    ));
 
     let (mut state, mut tape) = begin(resolved, &target, clock, options)?;
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
@@ -258,9 +268,6 @@ async fn main_loop(
         log_only(tape.apply(&mut state, Action::Tick(clock.stamp())));
         let mut key_pressed = false;
         for action in batch.drain(..) {
-            if matches!(&action, Action::Watched(g, _) if *g != generation) {
-                continue;
-            }
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
             for effect in tape
                 .apply(&mut state, action)
@@ -269,10 +276,10 @@ async fn main_loop(
             {
                 match effect {
                     Effect::Switch(to) => {
-                        let _ = watching.send(true);
-                        generation += 1;
-                        watching = producers::watch_target(&to, &watch_of(&to), &tx, generation);
                         log_only(tape.apply(&mut state, Action::Retargeted(to)));
+                        reconcile(&mut watching, &state, |t, g| {
+                            producers::watch_target(t, &watch_of(t), &tx, g)
+                        });
                         continue;
                     }
                     Effect::Record => {
@@ -312,6 +319,28 @@ async fn main_loop(
             dirty.get_or_insert_with(Instant::now);
         }
     }
+}
+
+/// Keeps running exactly the producers of the server on screen and of those parked: stops the
+/// producers of a server let go, starts those of a new target.
+fn reconcile(
+    watching: &mut std::collections::BTreeMap<u64, watch::Sender<bool>>,
+    state: &State,
+    start: impl Fn(&Target, u64) -> watch::Sender<bool>,
+) {
+    let wanted: Vec<u64> = std::iter::once(state.generation)
+        .chain(state.parked.iter().map(|p| p.generation))
+        .collect();
+    watching.retain(|g, stop| {
+        let keep = wanted.contains(g);
+        if !keep {
+            let _ = stop.send(true);
+        }
+        keep
+    });
+    watching
+        .entry(state.generation)
+        .or_insert_with(|| start(&state.target, state.generation));
 }
 
 /// Carries out the log lines among the effects of an action that asks for nothing else.

@@ -254,6 +254,7 @@ fn snapshot_kind(action: &Action) -> Option<&'static str> {
         Action::Resources { .. } => "resources",
         Action::Config(_) => "config",
         Action::Thresholds(_) => "thresholds",
+        Action::Servers { .. } => "servers",
         Action::Found(_) => "found",
         Action::Doctor(..) => "doctor",
         Action::FeedDropped(_) => "dropped",
@@ -279,6 +280,7 @@ fn estimate(action: &Action) -> usize {
     128 + match action {
         Action::FeedEvent { name, data, .. } => name.len() + value(data),
         Action::ClientList { data, .. } => value(data),
+        Action::Servers { rows, .. } => rows.len() * 256,
         Action::LogLine(line, _) => line.text.len(),
         Action::Health(Ok(h)) => value(&h.raw),
         Action::Resources { sockets, .. } => sockets.len() * 256,

@@ -49,7 +49,7 @@ pub fn scan_ports(port_range: Option<PortRange>, target: &Target) -> Vec<u16> {
 
 /// One server found by a scan (or the configured target, when something holds its port but
 /// its `/health` fails). Every string in it has passed [`crate::text::clean`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServerRow {
     /// The port.
     pub port: u16,

@@ -18,6 +18,7 @@ pub mod format;
 mod overlay;
 mod panes;
 mod resources;
+mod servers;
 mod status;
 mod stream;
 pub mod theme;

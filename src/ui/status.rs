@@ -36,7 +36,7 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     let kind = s.kind.clone().unwrap_or_else(|| "none".into());
     let alive = s.kind.is_some();
     let mut lines = tape_line(state, theme, area.width);
-    lines.extend(banner(state, theme));
+    lines.extend(banner(state, theme, area.width));
     lines.extend([
         Line::from(vec![
             Span::raw("target  "),
@@ -51,6 +51,7 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
                 s.pid.map_or(String::new(), |p| format!("  says pid {p}")),
                 theme.dim,
             ),
+            others(state, theme),
         ]),
         Line::from(vec![Span::raw("health  "), Span::raw(s.health.clone())]),
         Line::from(format!(
@@ -119,34 +120,47 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     }
 }
 
+/// How many other servers the last scan found on this host (`S` lists them).
+fn others(state: &State, theme: &Theme) -> Span<'static> {
+    match crate::app::servers::others(state) {
+        0 => Span::raw(""),
+        1 => Span::styled("  +1 other server [S]", theme.link),
+        n => Span::styled(format!("  +{n} other servers [S]"), theme.link),
+    }
+}
+
 /// Alerts shown at most this many at once; the rest are counted (each is in the Log pane).
 const BANNER_ALERTS: usize = 2;
 
-/// The alerts that hold, first: when raised, what, and the fix with its key.
-fn banner(state: &State, theme: &Theme) -> Vec<Line<'static>> {
+/// The alerts that hold, first, one line each (cut to the pane: the Log pane has them whole):
+/// when raised, what, the console key; under the first, its fix.
+fn banner(state: &State, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let fit = |text: String| crate::text::truncate(&text, width.saturating_sub(1).max(1));
     let active = &state.alerts.active;
-    let mut lines: Vec<Line> = active
-        .iter()
-        .take(BANNER_ALERTS)
-        .map(|a| {
-            let fix = a.kind.fix();
-            let key = fix.key.map_or(String::new(), |k| format!(" [{k}]"));
-            Line::from(vec![
-                Span::styled(
-                    format!("⚠ {} {}: ", a.since.seconds_text(), a.kind.name()),
-                    theme.bad,
-                ),
-                Span::styled(a.message.clone(), theme.warn),
-                Span::styled(format!(" → {}{key}", fix.command), theme.dim),
-            ])
-        })
-        .collect();
+    let mut lines = Vec::new();
+    for (i, a) in active.iter().take(BANNER_ALERTS).enumerate() {
+        let fix = a.kind.fix();
+        let key = fix.key.map_or(String::new(), |k| format!(" [{k}]"));
+        let head = format!("⚠ {} {}{key}: ", a.since.seconds_text(), a.kind.name());
+        let room = width.saturating_sub(head.chars().count() + 1).max(1);
+        lines.push(Line::from(vec![
+            Span::styled(head, theme.bad),
+            Span::styled(crate::text::truncate(&a.message, room), theme.warn),
+        ]));
+        if i == 0 {
+            lines.push(Line::from(Span::styled(
+                fit(format!("  fix: {}", fix.command)),
+                theme.dim,
+            )));
+        }
+    }
     if active.len() > BANNER_ALERTS {
         lines.push(Line::from(Span::styled(
-            format!(
+            fit(format!(
                 "⚠ {} more alerts: see the Log pane",
                 active.len() - BANNER_ALERTS
-            ),
+            )),
             theme.bad,
         )));
     }

@@ -18,6 +18,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
     frame.render_widget(Clear, area);
     match view {
         View::Clients => clients(frame, state, theme, area),
+        View::Servers => super::servers::servers(frame, state, theme, area),
     }
 }
 
