@@ -72,6 +72,9 @@ pub enum Command {
     /// List every monitor server on the host (Claude MPM runs one per project on 8765-8785):
     /// port, kind, the PID holding the port, its project directory, health, clients, events/s
     Servers(ServersArgs),
+    /// List the monitored server's clients (client:list) and, from its log, who left, how
+    /// long each lived and why
+    Clients(ServersArgs),
     /// Connection test: connect, emit test_event, wait for test_response, disconnect
     Test(TestArgs),
     /// Measure round-trip throughput and latency, or fan-out to many clients

@@ -21,6 +21,8 @@
 //! - [`checks`]: facts to doctor findings (pure), shared by `doctor`, the console, `--collect`.
 //! - [`collect`]: the debug bundle, redacted, written 0600.
 //! - [`doctor`]: gathers the facts concurrently under timeouts and prints the checks.
+//! - [`clients_cmd`]: `mpm-top clients`, the Clients view (`C`) as a table or JSON: the
+//!   server's `client:list`, and the departures its log tells of.
 //! - [`servers_cmd`]: `mpm-top servers`, every monitor server on the host, from
 //!   [`probes::servers`] (the scan the console repeats).
 //! - [`fd_limit`]: raises the open-file limit for `serve` and `bench`.
@@ -40,6 +42,7 @@ pub mod bench;
 pub mod bounded;
 pub mod checks;
 pub mod cli;
+pub mod clients_cmd;
 pub mod collect;
 pub mod config;
 pub mod conn_test;

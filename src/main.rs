@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         Some(Command::Servers(args)) => {
             ExitCode::from(block_on(mpm_top::servers_cmd::run(&resolved, args.json)).unwrap_or(1))
         }
+        Some(Command::Clients(args)) => {
+            ExitCode::from(block_on(mpm_top::clients_cmd::run(&resolved, args.json)).unwrap_or(1))
+        }
         Some(Command::Test(args)) => connection_test(&resolved, args),
         Some(Command::Bench(args)) => bench(&resolved, args),
         Some(Command::Restart(_) | Command::Recover(_)) if resolved.has_errors() => {

@@ -209,6 +209,15 @@ pub fn welcomed(state: &mut State, data: &Value) {
     }
 }
 
+/// The sid in Claude MPM's log lines (`Dashboard client connected: <sid>`), which carry no
+/// `sid=` field.
+#[must_use]
+pub fn sid_in_words(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("connected: ")?;
+    let sid = rest.split_whitespace().next()?;
+    Some(truncate(&clean(sid), FIELD_CHARS))
+}
+
 /// A connect the server's log told of.
 pub fn log_connect(state: &mut State, sid: &str, transport: &str, at: Stamp) {
     state

@@ -409,7 +409,13 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
             .map(|v| truncate(&clean(v), FIELD_CHARS))
             .unwrap_or_default()
     };
-    let sid = get("sid");
+    // mpm-top serve writes `sid=…`; Claude MPM writes `Dashboard client connected: <sid>`.
+    let sid = match get("sid") {
+        sid if sid.is_empty() && matches!(name, "connect" | "disconnect") => {
+            super::clients::sid_in_words(&f.message).unwrap_or_default()
+        }
+        sid => sid,
+    };
     let correlation = get("correlation_id");
     let clients = get("clients");
     let counted = if clients.is_empty() {

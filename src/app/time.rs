@@ -171,6 +171,16 @@ pub fn seconds_between(earlier: DateTime<FixedOffset>, later: DateTime<FixedOffs
     micros / 1e6
 }
 
+/// This machine's monotonic clock at `at`, seconds: what Claude MPM's server (asyncio's loop
+/// time) stamps its clients with. (`Instant` reads the same clock but does not show it.)
+#[must_use]
+pub fn monotonic_secs_at(at: Instant) -> Option<f64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+    #[allow(clippy::cast_precision_loss)] // seconds since boot
+    let secs = now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9;
+    Some(secs - at.elapsed().as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

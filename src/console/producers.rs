@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::actions;
 use crate::app::{Action, Clock, Key};
 use crate::probes::feed::{self, Dropped, FeedEvent, FeedOptions};
-use crate::probes::http::{self, ServerKind};
+use crate::probes::http;
 use crate::probes::owners::Owners;
 use crate::probes::{logtail, pidfiles};
 use crate::target::Target;
@@ -125,7 +125,9 @@ async fn feed_task(
                 Action::ClientList {
                     data,
                     at: clock.stamp_at(at),
-                    boot: local.then(|| monotonic_secs_at(at)).flatten(),
+                    boot: local
+                        .then(|| crate::app::time::monotonic_secs_at(at))
+                        .flatten(),
                 }
             }
             FeedEvent::Event { name, data, at } => Action::FeedEvent {
@@ -139,15 +141,6 @@ async fn feed_task(
             return;
         }
     }
-}
-
-/// This machine's monotonic clock at `at`, seconds: what Claude MPM's server (asyncio's loop
-/// time) stamps its clients with. (`Instant` reads the same clock but does not show it.)
-fn monotonic_secs_at(at: std::time::Instant) -> Option<f64> {
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
-    #[allow(clippy::cast_precision_loss)] // seconds since boot
-    let secs = now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9;
-    Some(secs - at.elapsed().as_secs_f64())
 }
 
 /// Health every second; handshake, websocket, process and sockets every 5 s (the socket table
@@ -209,7 +202,7 @@ async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver
         let mut known = owners.take().unwrap_or_default();
         let facts = tokio::task::spawn_blocking(move || {
             let facts = actions::holder::port_facts_with(&owned, &mut known);
-            let log = log_of(log_kind.as_ref(), facts.pid, port, &log_watch);
+            let log = pidfiles::server_log(log_kind.as_ref(), facts.pid, port, &log_watch.our_log);
             (facts.stats, facts.rows, facts.holders, log, known)
         })
         .await;
@@ -233,21 +226,6 @@ async fn probes(target: Target, w: Watch, out: Outbox, mut stop: watch::Receiver
         .await;
     }
     drop(tail);
-}
-
-/// The log of the server holding the port: Claude MPM's daemon log (found from the process's
-/// working directory or its PID file), or mpm-top serve's configured log.
-fn log_of(kind: Option<&ServerKind>, holder: Option<u32>, port: u16, w: &Watch) -> Option<PathBuf> {
-    let holder = holder?;
-    match kind? {
-        ServerKind::ClaudeMpm | ServerKind::ClaudeMpmLegacy => {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            pidfiles::claude_mpm_log(holder, port, &cwd)
-        }
-        // Only a log that is there: none yet is no reason to claim to tail it.
-        ServerKind::MpmTop => Some(w.our_log.clone()).filter(|p| p.is_file()),
-        ServerKind::Foreign(_) => None,
-    }
 }
 
 /// A log followed on a thread of its own (the tailer blocks); stops when dropped.

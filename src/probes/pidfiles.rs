@@ -62,6 +62,29 @@ pub fn project_root(dir: &Path) -> PathBuf {
         .to_path_buf()
 }
 
+/// The log of the server holding the port (`holder`): Claude MPM's daemon log (found from the
+/// process's working directory or its PID file), or mpm-top serve's configured log (`ours`),
+/// when it is there.
+#[must_use]
+pub fn server_log(
+    kind: Option<&crate::probes::http::ServerKind>,
+    holder: Option<u32>,
+    port: u16,
+    ours: &Path,
+) -> Option<PathBuf> {
+    use crate::probes::http::ServerKind;
+    let holder = holder?;
+    match kind? {
+        ServerKind::ClaudeMpm | ServerKind::ClaudeMpmLegacy => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            claude_mpm_log(holder, port, &cwd)
+        }
+        // Only a log that is there: none yet is no reason to claim to tail it.
+        ServerKind::MpmTop => Some(ours.to_owned()).filter(|p| p.is_file()),
+        ServerKind::Foreign(_) => None,
+    }
+}
+
 /// The log Claude MPM's monitor on `port` writes, when it can be found: under the project of
 /// the listening process's working directory, else under the project of `cwd` when its PID
 /// file there names `holder`. Only a file that exists is returned.

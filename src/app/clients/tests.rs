@@ -149,3 +149,29 @@ fn departures_and_lists_are_bounded() {
     assert_eq!(s.clients.list.len(), crate::app::clients::MAX_LISTED);
     assert_eq!(s.clients.total, 5000);
 }
+
+#[test]
+fn claude_mpms_log_names_the_sid_in_words() {
+    assert_eq!(
+        crate::app::clients::sid_in_words("Dashboard client disconnected: Ab_9"),
+        Some("Ab_9".into())
+    );
+    let mut s = fresh(false);
+    for (text, secs) in [
+        (
+            "2026-11-26 10:00:20,001 - claude_mpm - INFO - Dashboard client connected: Zq1",
+            20.0,
+        ),
+        (
+            "2026-11-26 10:00:22,501 - claude_mpm - INFO - Dashboard client disconnected: Zq1",
+            22.5,
+        ),
+    ] {
+        update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
+    }
+    let d = s.clients.departures.last().unwrap();
+    assert_eq!(
+        (d.sid.as_str(), d.lived, d.reason.clone()),
+        ("Zq1", Some(2.5), None)
+    );
+}
