@@ -58,7 +58,7 @@ pub struct Check {
 }
 
 /// Every check, in the order doctor runs them.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "process",
     "port",
     "health",
@@ -73,6 +73,7 @@ pub const NAMES: [&str; 14] = [
     "hooks",
     "tls",
     "mixed-content",
+    "servers",
 ];
 
 /// What the log file looks like.
@@ -126,6 +127,8 @@ pub struct Facts {
     pub elsewhere: Vec<(u16, ServerKind)>,
     /// mpm-top's alert thresholds (the rules `doctor` shares with the console's alerts).
     pub thresholds: crate::config::alerts::Thresholds,
+    /// Every monitor server on the target's host (one scan).
+    pub servers: Vec<crate::probes::servers::ServerRow>,
 }
 
 /// Runs every check, or those named in `only`.

@@ -48,7 +48,9 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
     let port = target.port;
     let owned = target.clone();
     let other_ports = http::discovery_ports(s.port_range, port);
-    let (holders, health, handshake, websocket, cors, elsewhere) = tokio::join!(
+    let scan_ports = crate::probes::servers::scan_ports(s.port_range, target);
+    let mut scanner = crate::probes::servers::Scanner::new(target, resolved.home.clone());
+    let (holders, health, handshake, websocket, cors, elsewhere, servers) = tokio::join!(
         timed(blocking(
             move || {
                 // The same holders the actions would stop: on the target's address, never
@@ -64,6 +66,7 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
         timed(http::websocket_upgrade(&base, PROBE_TIMEOUT)),
         timed(http::cors(&base, &origin, PROBE_TIMEOUT)),
         http::discover(&target.host, other_ports, Duration::from_millis(500)),
+        scanner.scan(&target.host, &scan_ports),
     );
     // The process holding the port, by the socket table; /health's pid is only what it says.
     let server_pid = holders.value.first().map(|p| p.pid);
@@ -94,6 +97,7 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
             .map(|f| (f.port, f.health.kind))
             .collect(),
         thresholds: resolved.alerts.thresholds,
+        servers,
     }
 }
 

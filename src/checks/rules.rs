@@ -25,6 +25,7 @@ pub fn run(name: &'static str, f: &Facts) -> Check {
         "hooks" => hooks,
         "tls" => tls,
         "mixed-content" => mixed_content,
+        "servers" => servers,
         _ => {
             return check(
                 name,
@@ -527,4 +528,27 @@ fn mixed_content(f: &Facts) -> Check {
             None,
         ),
     }
+}
+
+/// One server per project: two for one project split its events (the hooks reach only one).
+/// The console's `same project` alert is this rule.
+fn servers(f: &Facts) -> Check {
+    let groups = crate::probes::servers::same_project(&f.servers);
+    if groups.is_empty() {
+        let n = f.servers.iter().filter(|r| r.answered).count();
+        return check(
+            "servers",
+            Status::Ok,
+            format!("{n} monitor server(s) on this host, none sharing a project"),
+            Duration::ZERO,
+            None,
+        );
+    }
+    check(
+        "servers",
+        Status::Warn,
+        super::alerts::same_project_text(&groups),
+        Duration::ZERO,
+        Some(super::alerts::AlertKind::SameProject.fix()),
+    )
 }

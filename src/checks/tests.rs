@@ -74,6 +74,7 @@ fn healthy() -> Facts {
         },
         pid_files: Vec::new(),
         thresholds: crate::config::alerts::Thresholds::default(),
+        servers: Vec::new(),
         elsewhere: Vec::new(),
     }
 }
@@ -217,4 +218,33 @@ fn only_the_named_checks_run() {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["health", "tls"]);
+}
+
+#[test]
+fn two_servers_for_one_project_warn_with_the_servers_view() {
+    let row = |port: u16, pid: u32, project: &str| crate::probes::servers::ServerRow {
+        port,
+        url: format!("http://localhost:{port}"),
+        kind: ServerKind::ClaudeMpm,
+        kind_label: "Claude MPM".into(),
+        pid: Some(pid),
+        reported_pid: None,
+        project: Some(project.into()),
+        answered: true,
+        health: "running".into(),
+        clients: None,
+        events_per_sec: None,
+        uptime_secs: None,
+        configured: false,
+    };
+    let mut f = healthy();
+    f.servers = vec![row(8765, 10, "~/a"), row(8766, 11, "~/b")];
+    assert_eq!(rules::run("servers", &f).status, Status::Ok);
+    f.servers.push(row(8770, 12, "~/a"));
+    let c = rules::run("servers", &f);
+    assert_eq!(
+        (c.status, c.reason.as_str()),
+        (Status::Warn, "2 servers run for ~/a (ports 8765, 8770)")
+    );
+    assert_eq!(c.fix.unwrap().key, Some('S'));
 }
