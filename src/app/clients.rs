@@ -65,6 +65,17 @@ impl Departure {
     }
 }
 
+/// A connect the server's log told of.
+#[derive(Clone, Debug, PartialEq)]
+struct Arrival {
+    sid: String,
+    read: Stamp,
+    written: Option<Written>,
+}
+
+/// When the server says it wrote a line.
+type Written = chrono::DateTime<chrono::FixedOffset>;
+
 /// The Clients view's facts.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -80,8 +91,8 @@ pub struct Clients {
     pub flaps: Ring<f64>,
     /// This console's sid on the server (from `dashboard:welcome`).
     pub own_sid: Option<String>,
-    /// Connects the log told of: sid, when, transport.
-    arrivals: Ring<(String, Stamp, String)>,
+    /// Connects the log told of: sid, when read, transport, and when the server wrote it.
+    arrivals: Ring<Arrival>,
 }
 
 impl Default for Clients {
@@ -110,13 +121,11 @@ impl Clients {
             .iter()
             .find(|c| c.sid == sid)
             .and_then(|c| c.connected)
-            .or_else(|| {
-                self.arrivals
-                    .iter()
-                    .rev()
-                    .find(|(s, ..)| s == sid)
-                    .map(|(_, at, _)| *at)
-            })
+            .or_else(|| self.arrival(sid).map(|a| a.read))
+    }
+
+    fn arrival(&self, sid: &str) -> Option<&Arrival> {
+        self.arrivals.iter().rev().find(|a| a.sid == sid)
     }
 }
 
@@ -191,7 +200,13 @@ pub fn listed(state: &mut State, data: &Value, at: Stamp, boot: Option<f64>) {
         .cloned()
         .collect();
     for client in gone {
-        departed(state, &client.sid, Some(client.name.clone()), None, at);
+        departed(
+            state,
+            &client.sid,
+            (Some(client.name.clone()), None),
+            None,
+            at,
+        );
     }
     let clients = &mut state.clients;
     clients.total = data
@@ -218,24 +233,48 @@ pub fn sid_in_words(message: &str) -> Option<String> {
     Some(truncate(&clean(sid), FIELD_CHARS))
 }
 
-/// A connect the server's log told of.
-pub fn log_connect(state: &mut State, sid: &str, transport: &str, at: Stamp) {
-    state
-        .clients
-        .arrivals
-        .push((sid.to_owned(), at, transport.to_owned()));
+/// A connect the server's log told of: read at `at`, written at `written` by the server's
+/// clock, when the line says.
+pub fn log_connect(state: &mut State, sid: &str, at: Stamp, written: Option<Written>) {
+    state.clients.arrivals.push(Arrival {
+        sid: sid.to_owned(),
+        read: at,
+        written,
+    });
 }
 
-/// A disconnect the server's log told of, with its reason.
-pub fn log_disconnect(state: &mut State, sid: &str, reason: &str, at: Stamp) {
+/// A disconnect the server's log told of, with its reason. When both its line and its
+/// connect's carry the server's time, the lifetime is measured on that clock: two lines read
+/// in one go are milliseconds apart when written.
+pub fn log_disconnect(
+    state: &mut State,
+    sid: &str,
+    reason: &str,
+    at: Stamp,
+    written: Option<Written>,
+) {
     let reason = (!reason.is_empty()).then(|| reason.to_owned());
-    departed(state, sid, None, reason, at);
+    let lived = state
+        .clients
+        .arrival(sid)
+        .and_then(|a| a.written)
+        .zip(written)
+        .map(|(connected, left)| super::time::seconds_between(connected, left).max(0.0));
+    departed(state, sid, (None, lived), reason, at);
 }
 
 /// Books a departure once: a list that no longer holds a sid and the log's line about it are
-/// the same departure (the log's time and reason win, being the server's own word).
-fn departed(state: &mut State, sid: &str, name: Option<String>, reason: Option<String>, at: Stamp) {
-    let from_log = reason.is_some() || name.is_none();
+/// the same departure (the log's time, lifetime and reason win, being the server's own word).
+/// `(name, lived)`: its name when a list named it; its lifetime by the server's clock, when
+/// the log gave both ends.
+fn departed(
+    state: &mut State,
+    sid: &str,
+    (name, written_lived): (Option<String>, Option<f64>),
+    reason: Option<String>,
+    at: Stamp,
+) {
+    let from_log = name.is_none();
     let connected = state.clients.connected_at(sid);
     let clients = &mut state.clients;
     if let Some(known) = clients.departures.iter_mut().rev().find(|d| d.sid == sid) {
@@ -246,6 +285,7 @@ fn departed(state: &mut State, sid: &str, name: Option<String>, reason: Option<S
                 known.lived = known.lived.map(|l| (l - earlier).max(0.0));
                 known.left = at;
             }
+            known.lived = written_lived.or(known.lived);
         }
         return;
     }
@@ -253,7 +293,7 @@ fn departed(state: &mut State, sid: &str, name: Option<String>, reason: Option<S
         sid: sid.to_owned(),
         name: name.unwrap_or_default(),
         left: at,
-        lived: connected.map(|c| (at.mono - c.mono).max(0.0)),
+        lived: written_lived.or_else(|| connected.map(|c| (at.mono - c.mono).max(0.0))),
         reason,
     };
     if departure.flapped() {

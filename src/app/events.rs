@@ -432,7 +432,7 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
         "connect" => {
             let transport = get("transport").to_lowercase();
             if !sid.is_empty() {
-                super::clients::log_connect(state, &sid, &transport, at);
+                super::clients::log_connect(state, &sid, at, f.time);
             }
             (
                 format!("sid={sid} {transport}{counted}"),
@@ -442,7 +442,7 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
         "disconnect" => {
             let reason = get("reason");
             if !sid.is_empty() {
-                super::clients::log_disconnect(state, &sid, &reason, at);
+                super::clients::log_disconnect(state, &sid, &reason, at, f.time);
             }
             (
                 format!("sid={sid} {reason}{counted}"),

@@ -72,11 +72,12 @@ pub fn config(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         Row::new(vec![r.key.clone(), r.value.clone(), r.source.clone(), note]).style(style)
     });
     // Zoomed, values and sources get the room to show whole (a list of origins, a path).
+    // (`alerts.reconnects_per_min` is 25 wide; a source in mpm-top's own file, 36.)
     let widths = if area.width >= 90 {
         [
-            Constraint::Length(18),
+            Constraint::Length(25),
             Constraint::Fill(3),
-            Constraint::Length(26),
+            Constraint::Length(36),
             Constraint::Fill(2),
         ]
     } else {

@@ -124,8 +124,8 @@ pub fn status(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 fn others(state: &State, theme: &Theme) -> Span<'static> {
     match crate::app::servers::others(state) {
         0 => Span::raw(""),
-        1 => Span::styled("  +1 other server [S]", theme.link),
-        n => Span::styled(format!("  +{n} other servers [S]"), theme.link),
+        1 => Span::styled(" · 1 other [S]", theme.link),
+        n => Span::styled(format!(" · {n} others [S]"), theme.link),
     }
 }
 

@@ -127,14 +127,20 @@ fn a_console_alone_is_not_waiting_for_events() {
 
 fn connect_and_leave(s: &mut State, sid: &str, from: f64, lived: f64) {
     let line = |text: String, secs: f64| (LogLine::from_text(&text), at(secs));
+    // Each line carries the server's time, as serve writes it.
+    let written = |secs: f64| at(secs).wall.to_rfc3339();
     let (c, t) = line(
-        format!("2026-11-26T10:00:00Z  INFO connect sid={sid} transport=Polling clients=2"),
+        format!(
+            "{}  INFO connect sid={sid} transport=Polling clients=2",
+            written(from)
+        ),
         from,
     );
     update(s, Action::LogLine(c, t));
     let (d, t) = line(
         format!(
-            "2026-11-26T10:00:00Z  INFO disconnect sid={sid} reason=\"client namespace disconnect\" clients=1"
+            "{}  INFO disconnect sid={sid} reason=\"client namespace disconnect\" clients=1",
+            written(from + lived)
         ),
         from + lived,
     );

@@ -120,8 +120,9 @@ fn a_client_between_two_answers_is_seen_in_the_log() {
             20.0,
         ),
         (
-            "2026-11-26T10:00:20Z  INFO disconnect sid=q reason=\"client namespace disconnect\" clients=1",
-            20.3,
+            "2026-11-26T10:00:20.300Z  INFO disconnect sid=q reason=\"client namespace disconnect\" clients=1",
+            // Read in the same batch as the connect, later: the server's times measure it.
+            20.9,
         ),
     ] {
         update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
