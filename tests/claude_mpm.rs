@@ -201,3 +201,51 @@ fn the_console_doctor_and_test_tell_the_truth_about_the_real_server() {
     tty.keys("q");
     let _ = tty.child.wait();
 }
+
+#[test]
+fn the_clients_of_the_real_server_in_the_view_and_in_clients_json() {
+    let Some(server) = RealServer::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let target = ["--host", "127.0.0.1", "--port", port.as_str()];
+    let peers = common::Peers::start(&server.url());
+
+    // Claude MPM answers client:list with its own fields; its connected_at is its event
+    // loop's monotonic clock, which this machine shares.
+    let out = mpm_top(home.path(), &[&["clients", "--json"], &target[..]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let clients = doc["clients"].as_array().unwrap();
+    let dash = clients.iter().find(|c| c["name"] == "py-dash").unwrap();
+    assert_eq!(dash["type"], "dashboard", "{doc:#}");
+    let age = dash["connected_secs"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&age), "{doc:#}");
+    assert!(clients.iter().any(|c| c["this_command"] == true), "{doc:#}");
+    assert_eq!(
+        dash["transport"],
+        Value::Null,
+        "Claude MPM does not say: {doc:#}"
+    );
+
+    // The console's Clients view: the peer, its type, and when it connected.
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+    let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut tty = Tty::spawn("mpm-top", &target.map(str::to_owned), home.path(), &path);
+    tty.wait_for("feed ✓");
+    tty.keys("C");
+    let view = tty.wait_for("py-dash");
+    let row = view.lines().find(|l| l.contains("py-dash")).unwrap();
+    assert!(row.contains("dashboard") && !row.contains(" ? "), "{view}");
+    assert!(view.contains("(this console)"), "{view}");
+    drop(peers);
+    tty.keys("Cq");
+    let _ = tty.child.wait();
+}

@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use common::pty::Tty;
-use common::{ServeProcess, interop_dir, mpm_top_command, python};
+use common::{Peers, ServeProcess, mpm_top_command};
 use serde_json::{Value, json};
 
 /// A HOME whose Claude config scans `other` too (`port_range`) and whose mpm-top config holds
@@ -128,35 +126,6 @@ fn a_tool_left_open_past_its_threshold_raises_an_alert_on_screen() {
     let screen = tty.wait_until("the alert cleared", |s| !s.contains("tool open [d]"));
     assert!(screen.contains("alert cleared: tool open"), "{screen}");
     tty.keys("q");
-}
-
-/// python-socketio peers: one registered client that stays, one that leaves at once. Dropped,
-/// the one that stays leaves too.
-struct Peers(Child);
-
-impl Peers {
-    fn start(url: &str) -> Peers {
-        let mut child = Command::new(python())
-            .arg(interop_dir().join("clients_peer.py"))
-            .arg(url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the peers did not start");
-        Peers(child)
-    }
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

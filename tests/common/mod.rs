@@ -372,3 +372,35 @@ pub fn stop_cleanly(child: &mut Child) {
     signal(child.id(), Signal::SIGTERM);
     assert_eq!(wait_with_timeout(child, Duration::from_secs(15)), Some(0));
 }
+
+/// python-socketio peers of a server (`tests/interop/clients_peer.py`): one client registered
+/// as `py-dash` (type `dashboard`) that stays, one that connects and leaves at once. Dropped,
+/// the one that stays leaves too.
+pub struct Peers(Child);
+
+impl Peers {
+    /// Starts them against `url`; returns once both have done their part.
+    pub fn start(url: &str) -> Peers {
+        use std::io::BufRead as _;
+        let mut child = Command::new(python())
+            .arg(interop_dir().join("clients_peer.py"))
+            .arg(url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the peers did not start");
+        Peers(child)
+    }
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
