@@ -158,4 +158,62 @@ fn regenerate_screenshots() {
     replay.wait_for("paused");
     shot(&replay, "replay");
     replay.keys("q");
+    drop(replay);
+    alerts_clients_and_servers(&dir);
+}
+
+/// The demo beside a second server in another project, with a flapping client: the alert
+/// banner, the Clients view (`C`) and the Servers view (`S`).
+fn alerts_clients_and_servers(dir: &std::path::Path) {
+    let (other_home, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Its project under the console's HOME, so the picture shows `~/code/web`.
+    let project = home.path().join("code/web");
+    std::fs::create_dir_all(&project).unwrap();
+    let other = common::ServeProcess::start_in(other_home.path(), &project, &[], &[]);
+    std::fs::create_dir_all(home.path().join(".claude")).unwrap();
+    std::fs::write(
+        home.path().join(".claude/config.yaml"),
+        format!("socketio:\n  port_range: \"{0}-{0}\"\n", other.port),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path().join(".config/mpm-top")).unwrap();
+    // One flapping client a minute is a storm here, so that the picture has an alert.
+    std::fs::write(
+        home.path().join(".config/mpm-top/config.yaml"),
+        "alerts:\n  reconnects_per_min: 1\n",
+    )
+    .unwrap();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_mpm-top"));
+    let mut path = std::ffi::OsString::from(exe.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let args = ["--demo".to_owned()];
+    let mut console = Tty::spawn("mpm-top", &args, home.path(), &path);
+    let screen = console.wait_for("1 other [S]");
+    let url = screen
+        .split("target  ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let peers = common::Peers::start(&url);
+    console.wait_for("reconnect storm [C]");
+    std::thread::sleep(Duration::from_secs(2));
+    let shot = |console: &Tty, name: &str| {
+        let parser = console.screen.lock().unwrap();
+        std::fs::write(dir.join(format!("{name}.svg")), svg(parser.screen())).unwrap();
+    };
+    shot(&console, "alert");
+    console.keys("C");
+    console.wait_for("py-dash");
+    // The whole frame, not its first rows: a shot taken while the frame is still arriving
+    // shows the panes under the view.
+    std::thread::sleep(Duration::from_secs(1));
+    shot(&console, "clients");
+    console.keys("S");
+    console.wait_for("Up/Down select, Enter monitors");
+    std::thread::sleep(Duration::from_secs(1));
+    shot(&console, "servers");
+    drop(peers);
+    console.keys("Sq");
 }

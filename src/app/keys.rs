@@ -129,7 +129,7 @@ fn view_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
     use super::state::View;
     match (state.view, key) {
         (None | Some(View::Servers), Key::Char('C')) => state.view = Some(View::Clients),
-        (None, Key::Char('S')) => {
+        (None | Some(View::Clients), Key::Char('S')) => {
             // The selection starts on the server watched.
             state.server_selected = state
                 .servers
@@ -140,7 +140,6 @@ fn view_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
         }
         (Some(View::Clients), Key::Char('C') | Key::Esc)
         | (Some(View::Servers), Key::Char('S') | Key::Esc) => state.view = None,
-        (Some(View::Clients), Key::Char('S')) => state.view = Some(View::Servers),
         (Some(View::Servers), _) if !matches!(key, Key::Char('q' | '?')) => {
             return Some(super::servers::key(state, key));
         }

@@ -193,8 +193,9 @@ fn storm(m: &Moment, t: &Thresholds) -> Option<String> {
         .filter(|at| m.now - **at <= 60.0)
         .count();
     (recent as u64 >= t.reconnects_per_min).then(|| {
+        let clients = if recent == 1 { "client" } else { "clients" };
         format!(
-            "{recent} clients lived under {SHORT_LIVED_SECS:.0} s in the last minute: clients connect then drop"
+            "{recent} {clients} lived under {SHORT_LIVED_SECS:.0} s in the last minute: clients connect then drop"
         )
     })
 }
