@@ -132,3 +132,58 @@ async fn a_server_that_is_not_socket_io_gets_a_request_or_two_per_retry_not_a_st
         "{requests} requests for {attempts} attempts"
     );
 }
+
+/// A connect storm changes the client count dozens of times: the feed asks for the client list
+/// at once, then at most once a second (the server counts what it received, in `/health`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_list_is_asked_for_at_most_once_a_second() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(home.path(), &[], &[]);
+    let (tx, mut events) = mpsc::channel(4096);
+    let (stop, stopped) = watch::channel(false);
+    let mut options = FeedOptions::new(&server.url);
+    options.list_clients = Some(Duration::from_secs(1));
+    tokio::spawn(run(options, tx, Dropped::default(), stopped));
+    let first = async {
+        loop {
+            match events.recv().await {
+                Some(FeedEvent::Event { name, .. }) if name == "client:list:response" => return,
+                Some(_) => {}
+                None => panic!("the feed ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), first)
+        .await
+        .expect("no client:list:response on connect");
+    // 40 clients come and go over about 2 s.
+    let started = std::time::Instant::now();
+    for _ in 0..40 {
+        let c = mpm_top::sio_client::connect(
+            &server.url,
+            mpm_top::sio_client::Transport::Websocket,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        c.disconnect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let window = started.elapsed().as_secs_f64();
+    let health: serde_json::Value = reqwest::get(format!("{}/health", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let asked = health["received"]["client:list"].as_u64().unwrap();
+    // One on connect, then at most one per second of the storm (and one after it).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let most = 2 + window.ceil() as u64;
+    assert!(
+        (2..=most).contains(&asked),
+        "asked {asked} times in {window:.1} s: {health:#}"
+    );
+    let _ = stop.send(true);
+}
