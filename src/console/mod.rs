@@ -222,8 +222,7 @@ async fn main_loop(
         other_ports: http::discovery_ports(resolved.settings.port_range, t.port),
         ..watch.clone()
     };
-    tokio::spawn(producers::keyboard(tx.clone()));
-    tokio::spawn(producers::ticks(clock, tx.clone()));
+    start_producers(resolved, &target, clock, &tx);
     // Each target's producers tag what they send with its generation: the state routes it to
     // the server on screen or to one watched in the background, and drops the rest.
     let mut watching = std::collections::BTreeMap::new();
@@ -231,13 +230,6 @@ async fn main_loop(
         0,
         producers::watch_target(&target, &watch_of(&target), &tx, 0),
     );
-    // Every server on the host, every 5 s (`S`, the status pane, the same-project alert).
-    tokio::spawn(producers::servers(
-        Target::configured(resolved),
-        crate::probes::servers::scan_ports(resolved.settings.port_range, &target),
-        (clock, resolved.home.clone()),
-        tx.clone(),
-    ));
 
     let (mut state, mut tape) = begin(resolved, &target, clock, options)?;
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
@@ -268,6 +260,12 @@ async fn main_loop(
         log_only(tape.apply(&mut state, Action::Tick(clock.stamp())));
         let mut key_pressed = false;
         for action in batch.drain(..) {
+            if matches!(&action, Action::Watched(g, _) if *g != state.generation) {
+                // A server watched in the background keeps what it reports, unrecorded: a
+                // recording is of the server on screen.
+                log_only(crate::app::update(&mut state, action));
+                continue;
+            }
             key_pressed |= matches!(action, Action::Key(_) | Action::Resize);
             for effect in tape
                 .apply(&mut state, action)
@@ -319,6 +317,19 @@ async fn main_loop(
             dirty.get_or_insert_with(Instant::now);
         }
     }
+}
+
+/// The producers that are not about one target: keys, the clock, and every server on the
+/// host, scanned every 5 s (`S`, the status pane, the same-project alert).
+fn start_producers(resolved: &Resolved, target: &Target, clock: Clock, tx: &mpsc::Sender<Action>) {
+    tokio::spawn(producers::keyboard(tx.clone()));
+    tokio::spawn(producers::ticks(clock, tx.clone()));
+    tokio::spawn(producers::servers(
+        Target::configured(resolved),
+        crate::probes::servers::scan_ports(resolved.settings.port_range, target),
+        (clock, resolved.home.clone()),
+        tx.clone(),
+    ));
 }
 
 /// Keeps running exactly the producers of the server on screen and of those parked: stops the

@@ -157,6 +157,26 @@ pub fn redact(action: Action, r: &mut Redactor) -> Action {
                 at,
             }
         }
+        Action::ClientList { mut data, at, boot } => {
+            r.json(&mut data);
+            Action::ClientList { data, at, boot }
+        }
+        // Projects are paths (the home directory shows as `~`); health texts come from servers.
+        Action::Servers { rows, at } => Action::Servers {
+            rows: rows
+                .into_iter()
+                .map(|mut row| {
+                    row.project = row.project.map(|p| r.text(&p));
+                    row.health = r.text(&row.health);
+                    row.kind_label = r.text(&row.kind_label);
+                    if let crate::probes::http::ServerKind::Foreign(Some(name)) = &mut row.kind {
+                        *name = r.text(name);
+                    }
+                    row
+                })
+                .collect(),
+            at,
+        },
         Action::Found(found) => Action::Found(
             found
                 .into_iter()
