@@ -125,6 +125,30 @@ fn a_tool_left_open_past_its_threshold_raises_an_alert_on_screen() {
     tool(&server, "post_tool", "Slowpoke");
     let screen = tty.wait_until("the alert cleared", |s| !s.contains("tool open [d]"));
     assert!(screen.contains("alert cleared: tool open"), "{screen}");
+    // The bundle `c` writes (in the console's working directory, its HOME here) holds it.
+    tty.keys("c");
+    let bundle = home.path().join("debug_info.txt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&bundle).unwrap_or_default();
+        if text.contains("===== Redacted =====") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no bundle written");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let alerts = text
+        .split("===== Alerts (raised and cleared while the console ran) =====")
+        .nth(1)
+        .unwrap();
+    let line = alerts
+        .lines()
+        .find(|l| l.starts_with("tool open raised "))
+        .unwrap();
+    assert!(
+        line.contains("(cleared ") && line.contains("Slowpoke open for"),
+        "{alerts}"
+    );
     tty.keys("q");
 }
 
