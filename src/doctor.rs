@@ -83,7 +83,13 @@ pub async fn gather(resolved: &Resolved, target: &Target) -> Facts {
     Facts {
         settings: s,
         target: target.clone(),
-        config_findings: resolved.findings.clone(),
+        // mpm-top's alert thresholds are configuration too: a bad one falls back, and says so.
+        config_findings: resolved
+            .findings
+            .iter()
+            .chain(&resolved.alerts.findings)
+            .cloned()
+            .collect(),
         holders,
         health,
         handshake,

@@ -253,7 +253,7 @@ fn print_config(resolved: &Resolved, json: bool) -> ExitCode {
     };
     // A closed pipe (`mpm-top config | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(text.as_bytes());
-    if resolved.findings.is_empty() {
+    if resolved.findings.is_empty() && resolved.alerts.findings.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

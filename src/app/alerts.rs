@@ -119,11 +119,20 @@ pub fn moment(state: &State) -> Moment {
             state.trend.span_secs(),
         )
     });
+    // A start seen arrive is timed from its arrival; one replayed from the server's history
+    // (the console came later) from its sender's clock, when it carries one.
     let open_tools = state
         .running
         .iter()
-        .filter(|(_, t)| t.arrival_timed)
-        .map(|(id, t)| (t.tool.clone(), id.clone(), now - t.started.mono))
+        .filter_map(|(id, t)| {
+            let age = if t.arrival_timed {
+                now - t.started.mono
+            } else {
+                let sent = t.sent.iter().map(|(_, at)| *at).min()?;
+                super::time::seconds_between(sent, state.now.wall)
+            };
+            Some((t.tool.clone(), id.clone(), age))
+        })
         .collect();
     let a = &state.alerts;
     Moment {

@@ -192,11 +192,14 @@ pub fn listed(state: &mut State, data: &Value, at: Stamp, boot: Option<f64>) {
             })
         })
         .collect();
+    // A list cut at MAX_LISTED says nothing of who left: a client missing from it may only
+    // have been listed past the cut (a server may list in any order).
+    let whole = items.len() <= MAX_LISTED && state.clients.list.len() < MAX_LISTED;
     let gone: Vec<Client> = state
         .clients
         .list
         .iter()
-        .filter(|old| !list.iter().any(|c| c.sid == old.sid))
+        .filter(|old| whole && !list.iter().any(|c| c.sid == old.sid))
         .cloned()
         .collect();
     for client in gone {

@@ -279,8 +279,7 @@ fn emit_failures(m: &Moment) -> Option<String> {
 }
 
 /// Where hooks post when that is not the watched server: the `hook drift` alert and the
-/// heart of `doctor`'s `hooks` check. Hosts compare as a hook sender would reach them: any
-/// loopback name reaches a server on another loopback name or on every address.
+/// heart of `doctor`'s `hooks` check.
 #[must_use]
 pub fn hook_drift(
     hook_host: &str,
@@ -288,17 +287,53 @@ pub fn hook_drift(
     server_host: &str,
     server_port: u16,
 ) -> Option<String> {
-    let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1" | "[::1]");
-    let any = |h: &str| matches!(h, "0.0.0.0" | "::" | "[::]");
-    let same_host = hook_host.eq_ignore_ascii_case(server_host)
-        || (loopback(hook_host) && (loopback(server_host) || any(server_host)));
-    (hook_port != server_port || !same_host).then(|| {
+    (hook_port != server_port || !reaches(hook_host, server_host)).then(|| {
         format!(
             "hooks post to {}:{hook_port} but the server is at {}:{server_port}",
             crate::target::bracket(hook_host),
             crate::target::bracket(server_host)
         )
     })
+}
+
+/// The loopback families (IPv4, IPv6) a host name reaches as a client's destination; None for
+/// a name that is not this machine's loopback.
+fn dialed(host: &str) -> Option<(bool, bool)> {
+    match crate::target::unbracket(host).to_ascii_lowercase().as_str() {
+        // Resolvers give both; a client tries each.
+        "localhost" => Some((true, true)),
+        // Linux takes a connect to the unspecified address as one to the local host.
+        "0.0.0.0" => Some((true, false)),
+        "::1" | "::" => Some((false, true)),
+        h if h.starts_with("127.") => Some((true, false)),
+        _ => None,
+    }
+}
+
+/// The loopback families a server bound to `host` accepts; None for another address.
+fn bound(host: &str) -> Option<(bool, bool)> {
+    match crate::target::unbracket(host).to_ascii_lowercase().as_str() {
+        // `localhost` binds what it resolves to; `::` accepts IPv4 too, as Linux binds it.
+        "localhost" | "::" => Some((true, true)),
+        "0.0.0.0" => Some((true, false)),
+        "::1" => Some((false, true)),
+        h if h.starts_with("127.") => Some((true, false)),
+        _ => None,
+    }
+}
+
+/// Whether a client posting to `client` reaches a server bound to `server` (same port):
+/// the same name, or loopback names of a family both share (`::1` does not reach a server on
+/// 127.0.0.1).
+#[must_use]
+pub fn reaches(client: &str, server: &str) -> bool {
+    if crate::target::unbracket(client).eq_ignore_ascii_case(crate::target::unbracket(server)) {
+        return true;
+    }
+    match (dialed(client), bound(server)) {
+        (Some((c4, c6)), Some((s4, s6))) => (c4 && s4) || (c6 && s6),
+        _ => false,
+    }
 }
 
 /// One line for the projects `probes::servers::same_project` found served twice.

@@ -437,7 +437,8 @@ fn hooks(f: &Facts) -> Check {
                 Status::Ok,
                 format!(
                     "hooks post to {}:{}, where the server answers",
-                    s.hook_host, s.hook_port
+                    crate::target::bracket(&s.hook_host),
+                    s.hook_port
                 ),
                 Duration::ZERO,
                 None,
@@ -445,7 +446,8 @@ fn hooks(f: &Facts) -> Check {
         } else {
             let reason = format!(
                 "hooks post to {}:{} where nothing answers: hook events are lost until a server runs there",
-                s.hook_host, s.hook_port
+                crate::target::bracket(&s.hook_host),
+                s.hook_port
             );
             check(
                 "hooks",
@@ -471,8 +473,18 @@ fn hooks(f: &Facts) -> Check {
         status,
         reason,
         Duration::ZERO,
+        // The variable that differs (both, when both do).
         Some(Fix::new(
-            &format!("export CLAUDE_MPM_SERVER_PORT={}", t.port),
+            &if s.hook_port == t.port {
+                format!("export CLAUDE_MPM_SERVER_HOST={}", t.host)
+            } else if super::alerts::reaches(&s.hook_host, &t.host) {
+                format!("export CLAUDE_MPM_SERVER_PORT={}", t.port)
+            } else {
+                format!(
+                    "export CLAUDE_MPM_SERVER_HOST={} CLAUDE_MPM_SERVER_PORT={}",
+                    t.host, t.port
+                )
+            },
             None,
         )),
     )

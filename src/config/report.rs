@@ -13,9 +13,17 @@ use super::source::Finding;
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// A table with one row per key (value, source, shadowed values) and each finding under the row
-/// it concerns; findings about no single key come last.
+/// it concerns; findings about no single key come last. Every line is sanitised: a finding
+/// quotes the bad value as given, and a value from the environment can hold escape codes.
 #[must_use]
 pub fn to_table(resolved: &Resolved) -> String {
+    table(resolved)
+        .lines()
+        .map(|line| crate::text::clean(line) + "\n")
+        .collect()
+}
+
+fn table(resolved: &Resolved) -> String {
     let mut out = format!(
         "Configuration (later layers win: default < env < file < flag)\nfile: {} ({})\n",
         resolved.file_shown,

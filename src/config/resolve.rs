@@ -354,9 +354,8 @@ fn cross_checks(settings: &Settings, rows: &[Row]) -> Vec<Finding> {
     out
 }
 
-/// Whether a client posting to `client` reaches a server bound to `server`.
+/// Whether a client posting to `client` reaches a server bound to `server`: the hook-drift
+/// rule's own test.
 fn same_host(client: &str, server: &str) -> bool {
-    let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1" | "[::1]");
-    let any = |h: &str| matches!(h, "0.0.0.0" | "::" | "[::]");
-    client.eq_ignore_ascii_case(server) || (loopback(client) && (loopback(server) || any(server)))
+    crate::checks::alerts::reaches(client, server)
 }

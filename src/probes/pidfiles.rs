@@ -79,10 +79,28 @@ pub fn server_log(
             let cwd = std::env::current_dir().unwrap_or_default();
             claude_mpm_log(holder, port, &cwd)
         }
-        // Only a log that is there: none yet is no reason to claim to tail it.
-        ServerKind::MpmTop => Some(ours.to_owned()).filter(|p| p.is_file()),
+        // Only the log that server writes: mpm-top serve keeps its log open, so the configured
+        // log is its own only when the process holding the port has that file open. (Another
+        // mpm-top server, started with another HOME or `--log-file`, writes elsewhere: reading
+        // this one would pin one server's connects and tool calls on another.)
+        ServerKind::MpmTop => Some(ours.to_owned()).filter(|p| p.is_file() && has_open(holder, p)),
         ServerKind::Foreign(_) => None,
     }
+}
+
+/// Whether process `pid` has the file at `path` open (compared by device and inode, so a link
+/// or another spelling of the path is the same file).
+fn has_open(pid: u32, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(file) = std::fs::metadata(path) else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == file.dev() && m.ino() == file.ino())
+    })
 }
 
 /// The log Claude MPM's monitor on `port` writes, when it can be found: under the project of
@@ -135,6 +153,26 @@ pub fn all(ours: &Path, cwd: &Path) -> Vec<PidFileState> {
         found.extend(paths.iter().map(|p| PidFileState::read(p, "claude-mpm")));
     }
     found
+}
+
+#[cfg(test)]
+mod server_log_tests {
+    use super::*;
+    use crate::probes::http::ServerKind;
+
+    #[test]
+    fn mpm_tops_log_is_the_servers_only_when_it_has_it_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("socketio_server.log");
+        std::fs::write(&log, "x\n").unwrap();
+        let kind = Some(&ServerKind::MpmTop);
+        // This process stands in for the server: it does not have the file open yet.
+        let me = std::process::id();
+        assert_eq!(server_log(kind, Some(me), 1, &log), None);
+        let _open = std::fs::File::open(&log).unwrap();
+        assert_eq!(server_log(kind, Some(me), 1, &log), Some(log.clone()));
+        assert_eq!(server_log(kind, None, 1, &log), None);
+    }
 }
 
 #[cfg(test)]

@@ -329,3 +329,33 @@ fn no_alert_about_a_server_that_does_not_answer() {
     tick(&mut s, 5.0);
     assert_eq!(life(&s, AlertKind::HookDrift), (4.0, Some(5.0)));
 }
+
+#[test]
+fn a_tool_open_before_the_console_came_is_timed_by_its_senders_clock() {
+    let mut s = with(Thresholds {
+        tool_open_secs: 60,
+        ..Thresholds::default()
+    });
+    health(&mut s, 100.0, 0, 0);
+    // Started 90 s before the console joined, by the hook's own timestamp.
+    let sent = at(10.0).wall.to_rfc3339();
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "event_history".into(),
+            data: json!({"events": [{"event": "tool_event", "type": "tool_event",
+                "subtype": "pre_tool", "correlation_id": "early", "timestamp": sent,
+                "source": "hook", "data": {"tool_name": "Write"}}]}),
+            at: at(100.5),
+        },
+    );
+    tick(&mut s, 101.0);
+    assert_eq!(active(&s), [AlertKind::ToolOpen]);
+    assert!(
+        s.alerts.active[0]
+            .message
+            .starts_with("Write open for 1 m 31 s"),
+        "{}",
+        s.alerts.active[0].message
+    );
+}

@@ -176,3 +176,16 @@ fn claude_mpms_log_names_the_sid_in_words() {
         ("Zq1", Some(2.5), None)
     );
 }
+
+#[test]
+fn a_list_cut_at_its_limit_says_nothing_of_who_left() {
+    let mut s = fresh(false);
+    let all: Vec<_> = (0..3000)
+        .map(|i| json!({"session_id": format!("c{i}")}))
+        .collect();
+    listed(&mut s, 1.0, &json!(all), None);
+    // The same clients, listed in another order: none of them left.
+    let reversed: Vec<_> = all.iter().rev().cloned().collect();
+    listed(&mut s, 2.0, &json!(reversed), None);
+    assert!(s.clients.departures.is_empty());
+}

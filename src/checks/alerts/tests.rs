@@ -113,6 +113,13 @@ fn the_longest_open_tool_is_named() {
 fn hook_drift_compares_as_a_hook_sender_reaches_a_server() {
     assert_eq!(hook_drift("localhost", 8765, "127.0.0.1", 8765), None);
     assert_eq!(hook_drift("localhost", 8765, "0.0.0.0", 8765), None);
+    assert_eq!(hook_drift("0.0.0.0", 8765, "127.0.0.1", 8765), None);
+    assert_eq!(hook_drift("::1", 8765, "::", 8765), None);
+    assert_eq!(
+        hook_drift("::1", 8765, "127.0.0.1", 8765).as_deref(),
+        Some("hooks post to [::1]:8765 but the server is at 127.0.0.1:8765"),
+        "an IPv4 server is not reached on ::1"
+    );
     assert!(hook_drift("localhost", 8765, "127.0.0.1", 8766).is_some());
     assert!(hook_drift("10.0.0.2", 8765, "127.0.0.1", 8765).is_some());
 }
