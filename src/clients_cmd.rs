@@ -60,6 +60,13 @@ async fn list(target: &Target, state: &mut State, clock: Clock) -> anyhow::Resul
     if let Some(welcome) = session.wait_for("dashboard:welcome", STEP).await {
         crate::app::clients::welcomed(state, &welcome.data);
     }
+    // Named as mpm-top's own, so that consoles do not count this short visit as flapping.
+    session
+        .emit(
+            "client:register",
+            crate::app::clients::registration("mpm-top clients"),
+        )
+        .await?;
     session.emit("client:list", json!({})).await?;
     let answer = session.wait_for("client:list:response", STEP).await;
     let _ = session.disconnect().await;
@@ -170,18 +177,18 @@ fn text(state: &State, log: Option<&String>) -> String {
     let mut out = format!("{} connected to {}\n", c.total, state.target.url());
     let _ = writeln!(
         out,
-        "{:<22} {:<24} {:<12} {:<10} {:<9} FOR",
-        "SID", "NAME", "TYPE", "TRANSPORT", "CONNECTED"
+        "{:<22} {:<32} {:<12} {:<10} {:<9} FOR",
+        "SID", "NAME", "TYPE", "TRANSPORT", "SINCE"
     );
     for client in &c.list {
         let name = if client.own {
-            format!("{} (this command)", client.name)
+            format!("{} (this)", client.name)
         } else {
             client.name.clone()
         };
         let _ = writeln!(
             out,
-            "{:<22} {:<24} {:<12} {:<10} {:<9} {}",
+            "{:<22} {:<32} {:<12} {:<10} {:<9} {}",
             client.sid,
             name,
             client.kind,

@@ -146,7 +146,7 @@ fn a_tool_left_open_past_its_threshold_raises_an_alert_on_screen() {
         .unwrap();
     let line = alerts
         .lines()
-        .find(|l| l.starts_with("tool open raised "))
+        .find(|l| l.contains(": tool open raised "))
         .unwrap();
     assert!(
         line.contains("(cleared ") && line.contains("Slowpoke open for"),

@@ -422,3 +422,130 @@ fn recording_and_replaying() {
     update(&mut s, Action::Key(Key::Char('?')));
     insta::assert_snapshot!("replay_help", screen(&s, 120, 36));
 }
+
+/// A scan's row for the Servers view.
+fn scanned(
+    port: u16,
+    kind: mpm_top::probes::http::ServerKind,
+    label: &str,
+    project: &str,
+    answered: bool,
+) -> mpm_top::probes::servers::ServerRow {
+    mpm_top::probes::servers::ServerRow {
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+        kind,
+        kind_label: label.into(),
+        pid: Some(u32::from(port)),
+        reported_pid: None,
+        project: Some(project.into()),
+        answered,
+        health: if answered {
+            "running".into()
+        } else {
+            "no answer within 300 ms".into()
+        },
+        clients: answered.then_some(2),
+        events_per_sec: answered.then_some(1.5),
+        uptime_secs: answered.then_some(75.0),
+        configured: port == 9100,
+    }
+}
+
+/// The Clients view (`C`) and the Servers view (`S`), and an alert in the banner: a
+/// registered dashboard, this console, two departures (one flapping, its reason from the
+/// log), a second server and a hung one; a tool open past `tool_open_secs`.
+#[test]
+fn clients_servers_and_an_alert() {
+    use mpm_top::config::alerts::Thresholds;
+    use mpm_top::probes::http::ServerKind;
+    let mut s = steady();
+    update(
+        &mut s,
+        Action::Thresholds(Thresholds {
+            tool_open_secs: 2,
+            ..Thresholds::default()
+        }),
+    );
+    feed(
+        &mut s,
+        "dashboard:welcome",
+        json!({"session_id": "me-console"}),
+        60.0,
+    );
+    for (text, secs) in [
+        (
+            "2026-11-26T10:01:01.000Z  INFO connect sid=flapper transport=Polling clients=3",
+            61.0,
+        ),
+        (
+            "2026-11-26T10:01:01.400Z  INFO disconnect sid=flapper reason=\"transport close\" clients=2",
+            61.5,
+        ),
+    ] {
+        update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
+    }
+    #[allow(clippy::cast_precision_loss)] // epoch milliseconds fit an f64 exactly
+    let epoch = |secs: f64| at(secs).wall.timestamp_millis() as f64 / 1000.0;
+    let list = |extra: bool| {
+        let mut clients = vec![
+            json!({"session_id": "me-console", "name": "mpm-top console", "type": "mpm-top", "connected_at": epoch(60.0), "transport": "websocket"}),
+            json!({"session_id": "dash-1", "name": "dashboard", "type": "dashboard", "connected_at": epoch(20.0), "transport": "websocket"}),
+        ];
+        if extra {
+            clients.push(json!({"session_id": "old-tab", "name": "Client-old-tab", "type": "unknown", "connected_at": epoch(30.0), "transport": "polling"}));
+        }
+        json!({"clients": clients, "total": clients.len()})
+    };
+    update(
+        &mut s,
+        Action::ClientList {
+            data: list(true),
+            at: at(61.0),
+            boot: None,
+        },
+    );
+    update(
+        &mut s,
+        Action::ClientList {
+            data: list(false),
+            at: at(70.0),
+            boot: None,
+        },
+    );
+    feed(
+        &mut s,
+        "tool_event",
+        json!({"type": "tool_event", "subtype": "pre_tool", "correlation_id": "slow-1", "data": {"tool_name": "LongBash"}}),
+        71.0,
+    );
+    update(
+        &mut s,
+        Action::Servers {
+            rows: vec![
+                scanned(
+                    8766,
+                    ServerKind::ClaudeMpm,
+                    "Claude MPM",
+                    "~/code/api",
+                    true,
+                ),
+                scanned(
+                    8770,
+                    ServerKind::Foreign(None),
+                    "not answering",
+                    "~/code/old",
+                    false,
+                ),
+                scanned(9100, ServerKind::MpmTop, "mpm-top", "~/code/web", true),
+            ],
+            at: at(72.0),
+        },
+    );
+    update(&mut s, Action::Tick(at(74.0)));
+    insta::assert_snapshot!("alert_banner", screen(&s, 120, 36));
+    update(&mut s, Action::Key(Key::Char('C')));
+    insta::assert_snapshot!("clients_view", screen(&s, 120, 36));
+    update(&mut s, Action::Key(Key::Char('S')));
+    insta::assert_snapshot!("servers_view", screen(&s, 120, 36));
+}

@@ -77,9 +77,12 @@ impl Default for Alerts {
     }
 }
 
-/// Clients connected besides this console: the server's count less the feed's own
-/// connection.
+/// Clients connected besides mpm-top's own: by the client list when there is one (it names
+/// consoles and `mpm-top clients`), else the server's count less the feed's own connection.
 fn other_clients(state: &State) -> Option<u64> {
+    if state.clients.listed.is_some() && state.connected {
+        return Some(state.clients.others() as u64);
+    }
     let count = state.server.clients?;
     Some(count.saturating_sub(u64::from(state.connected)))
 }
@@ -250,26 +253,30 @@ fn clear(state: &mut State, gone: &Active, now: Stamp) {
     );
 }
 
-/// The history as the bundle shows it: one line per alert, oldest first.
+/// The history as the bundle shows it: for the server on screen and each one watched in the
+/// background, one line per alert, oldest first, each naming its server.
 #[must_use]
 pub fn history_text(state: &State) -> String {
-    if state.alerts.history.is_empty() {
-        return "no alert was raised while the console ran\n".into();
-    }
     let mut text = String::new();
-    for h in state.alerts.history.iter() {
-        let cleared = h.cleared.map_or("still raised".to_owned(), |c| {
-            format!("cleared {}", c.clock_text())
-        });
-        // Writing to a String cannot fail.
-        let _ = writeln!(
-            text,
-            "{} raised {} ({cleared}): {}; fix: {}",
-            h.kind.name(),
-            h.raised.clock_text(),
-            h.message,
-            h.kind.fix().command
-        );
+    for server in std::iter::once(state).chain(state.parked.iter().map(AsRef::as_ref)) {
+        let at = server.target.authority();
+        for h in server.alerts.history.iter() {
+            let cleared = h.cleared.map_or("still raised".to_owned(), |c| {
+                format!("cleared {}", c.clock_text())
+            });
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                text,
+                "{at}: {} raised {} ({cleared}): {}; fix: {}",
+                h.kind.name(),
+                h.raised.clock_text(),
+                h.message,
+                h.kind.fix().command
+            );
+        }
+    }
+    if text.is_empty() {
+        text = "no alert was raised while the console ran\n".into();
     }
     text
 }

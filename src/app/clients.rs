@@ -22,6 +22,15 @@ const ARRIVALS: usize = 1000;
 const FLAPS: usize = 10_000;
 /// The longest text kept of a client's fields.
 const FIELD_CHARS: usize = 64;
+/// The type mpm-top's own clients (consoles, `mpm-top clients`) register as: they are not the
+/// clients the user is waiting on, and their short visits are not flapping.
+pub const OWN_TYPE: &str = "mpm-top";
+
+/// What mpm-top's clients send as `client:register`.
+#[must_use]
+pub fn registration(name: &str) -> Value {
+    serde_json::json!({"name": name, "type": OWN_TYPE})
+}
 
 /// A connected client, as the last `client:list` answer described it.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,14 +63,16 @@ pub struct Departure {
     pub lived: Option<f64>,
     /// Why, where the server's log says.
     pub reason: Option<String>,
+    /// Its type, when a list or the log named it.
+    pub kind: String,
 }
 
 impl Departure {
-    /// It lived under [`SHORT_LIVED_SECS`]: the guide's "connects then immediately
-    /// disconnects".
+    /// It lived under [`SHORT_LIVED_SECS`] and was not one of mpm-top's own: the guide's
+    /// "connects then immediately disconnects".
     #[must_use]
     pub fn flapped(&self) -> bool {
-        self.lived.is_some_and(|l| l < SHORT_LIVED_SECS)
+        self.lived.is_some_and(|l| l < SHORT_LIVED_SECS) && self.kind != OWN_TYPE
     }
 }
 
@@ -71,6 +82,7 @@ struct Arrival {
     sid: String,
     read: Stamp,
     written: Option<Written>,
+    kind: Option<String>,
 }
 
 /// When the server says it wrote a line.
@@ -110,10 +122,24 @@ impl Default for Clients {
 }
 
 impl Clients {
-    /// Clients connected besides this console, by the last answer.
+    /// Clients connected besides mpm-top's own (this console, other consoles, `mpm-top
+    /// clients`), by the last answer.
     #[must_use]
     pub fn others(&self) -> usize {
-        self.list.iter().filter(|c| !c.own).count()
+        self.list
+            .iter()
+            .filter(|c| !c.own && c.kind != OWN_TYPE)
+            .count()
+    }
+
+    /// The type `sid` registered as, by the list or the log.
+    fn kind_of(&self, sid: &str) -> String {
+        self.list
+            .iter()
+            .find(|c| c.sid == sid)
+            .map(|c| c.kind.clone())
+            .or_else(|| self.arrival(sid).and_then(|a| a.kind.clone()))
+            .unwrap_or_default()
     }
 
     fn connected_at(&self, sid: &str) -> Option<Stamp> {
@@ -243,7 +269,25 @@ pub fn log_connect(state: &mut State, sid: &str, at: Stamp, written: Option<Writ
         sid: sid.to_owned(),
         read: at,
         written,
+        kind: None,
     });
+}
+
+/// A registration the server's log told of (`client registered sid=… type=…`).
+pub fn log_registered(state: &mut State, sid: &str, kind: &str) {
+    let kind = truncate(
+        &clean(kind.trim_matches(|c| c == '\'' || c == '"')),
+        FIELD_CHARS,
+    );
+    if let Some(a) = state
+        .clients
+        .arrivals
+        .iter_mut()
+        .rev()
+        .find(|a| a.sid == sid)
+    {
+        a.kind = Some(kind);
+    }
 }
 
 /// A disconnect the server's log told of, with its reason. When both its line and its
@@ -279,6 +323,7 @@ fn departed(
 ) {
     let from_log = name.is_none();
     let connected = state.clients.connected_at(sid);
+    let kind = state.clients.kind_of(sid);
     let clients = &mut state.clients;
     if let Some(known) = clients.departures.iter_mut().rev().find(|d| d.sid == sid) {
         if from_log {
@@ -298,6 +343,7 @@ fn departed(
         left: at,
         lived: written_lived.or_else(|| connected.map(|c| (at.mono - c.mono).max(0.0))),
         reason,
+        kind,
     };
     if departure.flapped() {
         clients.flaps.push(at.mono);

@@ -388,6 +388,18 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
     record(state, h);
 }
 
+/// mpm-top serve's `client registered sid=… name=… type=…`: what a client said it is (mpm-top's
+/// own clients are told apart by it).
+fn registered(state: &mut State, line: &LogLine) {
+    let f = logfields::parse(&line.text);
+    if !logfields::words(&f.message).starts_with("client registered") {
+        return;
+    }
+    if let (Some(sid), Some(kind)) = (f.get("sid"), f.get("type")) {
+        super::clients::log_registered(state, sid, kind);
+    }
+}
+
 /// A line from the server log: connections, tool calls, warnings and errors become rows.
 pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     if let Some(packet) = logfields::engineio(&line.text) {
@@ -399,7 +411,8 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
         LineKind::ToolStart => "tool_start",
         LineKind::ToolStop => "tool_stop",
         LineKind::Error => "error",
-        LineKind::Emit | LineKind::Receive | LineKind::Other => return,
+        LineKind::Other => return registered(state, line),
+        LineKind::Emit | LineKind::Receive => return,
     };
     let f = logfields::parse(&line.text);
     // serve writes `-` for a field the event did not have.

@@ -63,7 +63,7 @@ pub fn parse_named_section(text: &str, section_name: &str) -> Result<Vec<Entry>,
         line: None,
         column: None,
         message: format!(
-            "holds {kind} at the top level, expected a mapping with a '{section_name}:' section"
+            "holds {kind} at the top level, expected a mapping (with the '{section_name}:' section)"
         ),
     };
     let section = match &doc {

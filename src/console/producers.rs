@@ -103,6 +103,7 @@ async fn feed_task(
         ping_phase: Some(clock.last_whole_second()),
         // The Clients view's list: on each count change, at most once a second.
         list_clients: Some(Duration::from_secs(1)),
+        register: Some(crate::app::clients::registration("mpm-top console")),
         ..FeedOptions::new(&url)
     };
     tokio::spawn(feed::run(options, feed_tx, dropped.clone(), stop));
@@ -335,7 +336,10 @@ pub async fn servers(
     tx: mpsc::Sender<Action>,
 ) {
     let mut scanner = crate::probes::servers::Scanner::new(&configured, home);
-    let mut ticker = tokio::time::interval_at(clock.last_whole_second().into(), SCAN_EVERY);
+    // Two seconds after the target's own 5-second sample: the blocking thread that sample used
+    // is idle again and takes the scan (on the same second, a second thread was started).
+    let phase = clock.last_whole_second() + Duration::from_secs(2);
+    let mut ticker = tokio::time::interval_at(phase.into(), SCAN_EVERY);
     loop {
         ticker.tick().await;
         let rows = scanner.scan(&configured.host, &ports).await;

@@ -62,6 +62,9 @@ pub struct FeedOptions {
     /// Ask for `client:list` on connect and whenever `dashboard:client:count` comes, at most
     /// once per this long (None: never ask).
     pub list_clients: Option<Duration>,
+    /// Sent as `client:register` on each connect, so the server's client list names this
+    /// feed (None: sent nothing).
+    pub register: Option<Value>,
 }
 
 impl FeedOptions {
@@ -75,6 +78,7 @@ impl FeedOptions {
             max_backoff: Duration::from_secs(1),
             ping_phase: None,
             list_clients: None,
+            register: None,
         }
     }
 }
@@ -200,6 +204,11 @@ async fn stay_connected(
 ) -> String {
     // The list is asked for at once, then after each count change, never twice within
     // `list_clients` (a connect storm changes the count hundreds of times a second).
+    if let Some(me) = &options.register
+        && client.emit("client:register", me.clone()).await.is_err()
+    {
+        return "cannot send".into();
+    }
     let mut list_due = options.list_clients.is_some();
     let mut list_after = tokio::time::Instant::now();
     let mut ticker = match options.ping_phase {

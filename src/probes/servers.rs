@@ -47,8 +47,8 @@ pub fn scan_ports(port_range: Option<PortRange>, target: &Target) -> Vec<u16> {
     ports
 }
 
-/// One server found by a scan (or the configured target, when something holds its port but
-/// its `/health` fails). Every string in it has passed [`crate::text::clean`].
+/// One server found by a scan (or, on this machine, a port held by a process whose `/health`
+/// fails; elsewhere, the configured target when its `/health` fails). Every string in it has passed [`crate::text::clean`].
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServerRow {
     /// The port.
@@ -239,9 +239,12 @@ impl Scanner {
                 // Nothing there (it closed since the table was read, or elsewhere, nothing
                 // listens): not a server.
                 Err(ProbeError::Refused) => continue,
-                // Something holds the port and does not answer as a server: shown only for
-                // the target, so the user sees why it is not listed as healthy.
-                Err(e) if configured => self.row_of(host, port, listener, Err(&e), None),
+                // Something holds the port and does not answer as a server: on this machine
+                // (where the socket table shows the holder) a hung or broken monitor is what the
+                // user came to find, so it is listed with why; elsewhere only the target is.
+                Err(e) if configured || listeners.is_some() => {
+                    self.row_of(host, port, listener, Err(&e), None)
+                }
                 Err(_) => continue,
             };
             rows.push(row);

@@ -173,13 +173,18 @@ async fn a_scan_of_this_machine_finds_the_server_its_process_and_its_rate() {
     assert_eq!(ours.project.as_deref(), Some(cwd.as_str()));
     assert_eq!(ours.health, "running");
     assert_eq!(ours.events_per_sec, None, "one scan has no rate");
-    // The configured target's port is held and does not answer: listed, saying so. Another
-    // silent port and a free one are not servers.
+    // Held ports that do not answer are listed on this machine, saying so (a hung monitor is
+    // what the user looks for); a free one is not a server.
     let target_row = first.iter().find(|r| r.port == hung).expect("the target");
     assert!(target_row.configured && !target_row.answered);
     assert_eq!(target_row.kind_label, "not answering");
     assert_eq!(target_row.health, "no answer within 300 ms");
-    assert_eq!(first.len(), 2, "{first:#?}");
+    let other = first
+        .iter()
+        .find(|r| r.port == other_hung)
+        .expect("the other");
+    assert!(!other.configured && !other.answered && other.pid == Some(std::process::id()));
+    assert_eq!(first.len(), 3, "{first:#?}");
 
     for i in 0..10 {
         server.state.record_event("tool_event", &json!({ "i": i }));

@@ -159,7 +159,32 @@ fn footer_line(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
 /// of the others, in priority order, as fit; `g` first while a switch is offered, and `p`
 /// saying what it will do.
 fn footer_keys(state: &State, width: usize) -> Vec<(&'static str, &'static str)> {
+    use crate::app::state::View;
     let mut keys: Vec<(&str, &str)> = Vec::new();
+    // A view takes its own keys; the actions below it still work.
+    match state.view {
+        Some(View::Servers) => {
+            keys.extend([
+                ("Up/Down", "select"),
+                ("Enter", "monitor it"),
+                ("S/Esc", "close"),
+                ("C", "clients"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            return fit(&keys, width);
+        }
+        Some(View::Clients) => {
+            keys.extend([
+                ("C/Esc", "close"),
+                ("S", "servers"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            return fit(&keys, width);
+        }
+        None => {}
+    }
     if let Some(replay) = &state.replay {
         keys.push(("space", if replay.playing { "pause" } else { "play" }));
         keys.extend([

@@ -65,7 +65,7 @@ pub fn servers(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         Constraint::Length(14),
         Constraint::Length(8),
         Constraint::Min(16),
-        Constraint::Length(14),
+        Constraint::Length(24),
         Constraint::Length(7),
         Constraint::Length(6),
         Constraint::Length(7),

@@ -158,7 +158,7 @@ fn banner(state: &State, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     if active.len() > BANNER_ALERTS {
         lines.push(Line::from(Span::styled(
             fit(format!(
-                "⚠ {} more alerts: see the Log pane",
+                "⚠ {} more alert(s): see the Log pane",
                 active.len() - BANNER_ALERTS
             )),
             theme.bad,

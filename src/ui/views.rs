@@ -45,13 +45,45 @@ fn clients(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         state.target.authority()
     );
     let inner = boxed(frame, theme, title, area);
+    // The connected clients take what they need, up to half the view: the departures keep
+    // the rest. This console first, so a long list never hides it.
     let wanted = u16::try_from(c.list.len())
         .unwrap_or(u16::MAX)
         .saturating_add(2);
-    let [now_area, gone_area] =
-        Layout::vertical([Constraint::Max(wanted.max(3)), Constraint::Min(4)]).areas(inner);
+    let most = (inner.height / 2).max(3);
+    let [now_area, gone_area] = Layout::vertical([
+        Constraint::Length(wanted.clamp(3, most)),
+        Constraint::Min(4),
+    ])
+    .areas(inner);
+    connected(frame, state, theme, now_area);
+    departures(frame, state, theme, gone_area);
+}
+
+/// The connected clients (this console first), with a "more" row when they do not fit.
+fn connected(frame: &mut Frame, state: &State, theme: &Theme, now_area: Rect) {
+    let c = &state.clients;
     let now = state.now.mono;
-    let rows = c.list.iter().map(|client| {
+    let room = usize::from(now_area.height.saturating_sub(2));
+    let mut ordered: Vec<&crate::app::clients::Client> = c.list.iter().collect();
+    ordered.sort_by_key(|client| !client.own);
+    let hidden = ordered.len().saturating_sub(room);
+    let shown = if hidden > 0 {
+        room.saturating_sub(1)
+    } else {
+        room
+    };
+    let more = (hidden > 0).then(|| {
+        Row::new([
+            String::new(),
+            format!(
+                "… {} more (mpm-top clients lists every one)",
+                ordered.len() - shown
+            ),
+        ])
+        .style(theme.dim)
+    });
+    let rows = ordered.into_iter().take(shown).map(|client| {
         let (at, for_) = client.connected.map_or(("?".into(), "?".into()), |t| {
             (t.seconds_text(), age(now - t.mono))
         });
@@ -79,7 +111,15 @@ fn clients(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         Constraint::Length(9),
         Constraint::Length(8),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header), now_area);
+    frame.render_widget(
+        Table::new(rows.chain(more), widths).header(header),
+        now_area,
+    );
+}
+
+/// The last departures, newest first, flapping ones marked.
+fn departures(frame: &mut Frame, state: &State, theme: &Theme, gone_area: Rect) {
+    let c = &state.clients;
     let flapped = c.departures.iter().filter(|d| d.flapped()).count();
     let mut lines = vec![Line::from(vec![
         Span::styled(

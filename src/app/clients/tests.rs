@@ -189,3 +189,39 @@ fn a_list_cut_at_its_limit_says_nothing_of_who_left() {
     listed(&mut s, 2.0, &json!(reversed), None);
     assert!(s.clients.departures.is_empty());
 }
+
+#[test]
+fn mpm_tops_own_short_visits_are_not_flapping() {
+    let mut s = fresh(false);
+    for (text, secs) in [
+        (
+            "2026-11-26T10:00:20.000Z  INFO connect sid=me2 transport=Websocket clients=2",
+            20.0,
+        ),
+        (
+            "2026-11-26T10:00:20.010Z  INFO client registered sid=me2 name='mpm-top clients' type='mpm-top'",
+            20.0,
+        ),
+        (
+            "2026-11-26T10:00:20.050Z  INFO disconnect sid=me2 reason=\"client namespace disconnect\" clients=1",
+            20.1,
+        ),
+    ] {
+        update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
+    }
+    let d = s.clients.departures.last().unwrap();
+    assert_eq!((d.sid.as_str(), d.kind.as_str()), ("me2", "mpm-top"));
+    assert!(!d.flapped());
+    assert!(s.clients.flaps.is_empty());
+    listed(
+        &mut s,
+        30.0,
+        &json!([{"session_id": "c1", "type": "mpm-top"}, {"session_id": "d1", "type": "dashboard"}]),
+        None,
+    );
+    assert_eq!(
+        s.clients.others(),
+        1,
+        "another console is not a client waiting on events"
+    );
+}
