@@ -34,6 +34,9 @@ pub use suggest::{closest, did_you_mean};
 /// The shipped defaults file, embedded; equal to [`Settings::defaults`] (tested).
 pub const DEFAULT_YAML: &str = include_str!("../../assets/config.default.yaml");
 
+/// The largest alerts file read.
+const ALERTS_FILE_MAX: u64 = 64 * 1024;
+
 /// Everything resolution reads, captured once.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
@@ -115,8 +118,16 @@ pub fn gather(flags: Vec<FlagValue>, explicit_file: Option<&Path>) -> Inputs {
     };
     let xdg = std::env::var("XDG_CONFIG_HOME").ok();
     let own = alerts::own_file(xdg.as_deref(), home.as_deref());
+    // mpm-top's own file holds five numbers: one far bigger is not a settings file.
+    let contents = match std::fs::metadata(&own) {
+        Ok(m) if m.is_file() && m.len() > ALERTS_FILE_MAX => FileContents::Unreadable(format!(
+            "it is {} bytes, more than the {ALERTS_FILE_MAX} a settings file needs",
+            m.len()
+        )),
+        _ => read_regular(&own),
+    };
     let alerts_file = ConfigFile {
-        contents: read_regular(&own),
+        contents,
         path: own,
         explicit: false,
     };
