@@ -215,14 +215,8 @@ fn the_clients_of_the_real_server_in_the_view_and_in_clients_json() {
     // Claude MPM answers client:list with its own fields; its connected_at is its event
     // loop's monotonic clock, which this machine shares.
     let out = mpm_top(home.path(), &[&["clients", "--json"], &target[..]].concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (doc, dash) = common::clients_with_py_dash(&out);
     let clients = doc["clients"].as_array().unwrap();
-    let dash = clients.iter().find(|c| c["name"] == "py-dash").unwrap();
     assert_eq!(dash["type"], "dashboard", "{doc:#}");
     let age = dash["connected_secs"].as_f64().unwrap();
     assert!((0.0..60.0).contains(&age), "{doc:#}");

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::pty::Tty;
 use common::{Peers, ServeProcess, mpm_top_command};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A HOME whose Claude config scans `other` too (`port_range`) and whose mpm-top config holds
 /// `alerts`.
@@ -190,14 +190,8 @@ fn clients_coming_and_going_show_in_the_view_and_in_clients_json() {
         .arg(server.port.to_string())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (doc, dash) = common::clients_with_py_dash(&out);
     let clients = doc["clients"].as_array().unwrap();
-    let dash = clients.iter().find(|c| c["name"] == "py-dash").unwrap();
     assert_eq!(
         (&dash["type"], &dash["transport"]),
         (&json!("dashboard"), &json!("websocket"))

@@ -225,13 +225,14 @@ async fn main_loop(
     start_producers(resolved, &target, clock, &tx);
     // Each target's producers tag what they send with its generation: the state routes it to
     // the server on screen or to one watched in the background, and drops the rest.
-    let mut watching = std::collections::BTreeMap::new();
-    watching.insert(
-        0,
-        producers::watch_target(&target, &watch_of(&target), &tx, 0),
-    );
+    let mut watching = Watching::default();
+    let starters = Starters {
+        feed: |t: &Target, g| producers::watch_feed(t, &watch_of(t), &tx, g),
+        probes: |t: &Target, g| producers::watch_probes(t, &watch_of(t), &tx, g),
+    };
 
     let (mut state, mut tape) = begin(resolved, &target, clock, options)?;
+    reconcile(&mut watching, &state, &starters);
     let theme = Theme::new(std::env::var_os("NO_COLOR").is_some());
     let audit = Audit::beside(&resolved.settings.log_file).quiet();
     let mut batch = Vec::with_capacity(512);
@@ -275,9 +276,7 @@ async fn main_loop(
                 match effect {
                     Effect::Switch(to) => {
                         log_only(tape.apply(&mut state, Action::Retargeted(to)));
-                        reconcile(&mut watching, &state, |t, g| {
-                            producers::watch_target(t, &watch_of(t), &tx, g)
-                        });
+                        reconcile(&mut watching, &state, &starters);
                         continue;
                     }
                     Effect::Record => {
@@ -332,26 +331,44 @@ fn start_producers(resolved: &Resolved, target: &Target, clock: Clock, tx: &mpsc
     ));
 }
 
-/// Keeps running exactly the producers of the server on screen and of those parked: stops the
-/// producers of a server let go, starts those of a new target.
-fn reconcile(
-    watching: &mut std::collections::BTreeMap<u64, watch::Sender<bool>>,
-    state: &State,
-    start: impl Fn(&Target, u64) -> watch::Sender<bool>,
-) {
-    let wanted: Vec<u64> = std::iter::once(state.generation)
-        .chain(state.parked.iter().map(|p| p.generation))
-        .collect();
-    watching.retain(|g, stop| {
-        let keep = wanted.contains(g);
+/// The producers running, by generation: each target's feed, and its probes while it is on
+/// screen.
+type Watching = std::collections::BTreeMap<u64, (watch::Sender<bool>, Option<watch::Sender<bool>>)>;
+
+/// How a target's feed and probes are started (tagged with its generation).
+struct Starters<F, P> {
+    feed: F,
+    probes: P,
+}
+
+/// Keeps running exactly what is needed: the target on screen has its feed and probes; a parked server keeps its feed only (its events, rates
+/// and clients are what switching back must find; its health and sockets are probed again when
+/// it is back); the producers of a server let go stop.
+fn reconcile<F, P>(watching: &mut Watching, state: &State, start: &Starters<F, P>)
+where
+    F: Fn(&Target, u64) -> watch::Sender<bool>,
+    P: Fn(&Target, u64) -> watch::Sender<bool>,
+{
+    let (target, current) = (&state.target, state.generation);
+    let parked: Vec<u64> = state.parked.iter().map(|p| p.generation).collect();
+    watching.retain(|g, (feed, probes)| {
+        let keep = *g == current || parked.contains(g);
         if !keep {
-            let _ = stop.send(true);
+            let _ = feed.send(true);
+        }
+        if (!keep || *g != current)
+            && let Some(probes) = probes.take()
+        {
+            let _ = probes.send(true);
         }
         keep
     });
-    watching
-        .entry(state.generation)
-        .or_insert_with(|| start(&state.target, state.generation));
+    let (_, probes) = watching
+        .entry(current)
+        .or_insert_with(|| ((start.feed)(target, current), None));
+    if probes.is_none() {
+        *probes = Some((start.probes)(target, current));
+    }
 }
 
 /// Carries out the log lines among the effects of an action that asks for nothing else.

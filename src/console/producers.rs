@@ -64,9 +64,9 @@ impl Outbox {
     }
 }
 
-/// Starts the feed and the probes for `target`, their actions tagged with `generation`; they
-/// stop when the returned sender is dropped or sends `true`.
-pub fn watch_target(
+/// Starts the feed for `target`, its actions tagged with `generation`; it stops when the
+/// returned sender is dropped or sends `true`.
+pub fn watch_feed(
     target: &Target,
     w: &Watch,
     tx: &mpsc::Sender<Action>,
@@ -80,12 +80,24 @@ pub fn watch_target(
     // Claude MPM stamps its clients on its monotonic clock, which only a server on this
     // machine shares with the console.
     let local = crate::target::is_loopback_host(&target.host);
-    tokio::spawn(feed_task(
-        target.url(),
-        (w.clock, local),
-        out.clone(),
-        stop.clone(),
-    ));
+    tokio::spawn(feed_task(target.url(), (w.clock, local), out, stop));
+    stop_tx
+}
+
+/// Starts the probes for `target` (health, transports, process and sockets, its log), their
+/// actions tagged with `generation`; they stop when the returned sender is dropped or sends
+/// `true`.
+pub fn watch_probes(
+    target: &Target,
+    w: &Watch,
+    tx: &mpsc::Sender<Action>,
+    generation: u64,
+) -> watch::Sender<bool> {
+    let (stop_tx, stop) = watch::channel(false);
+    let out = Outbox {
+        tx: tx.clone(),
+        generation,
+    };
     tokio::spawn(probes(target.clone(), w.clone(), out, stop));
     stop_tx
 }

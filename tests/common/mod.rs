@@ -198,6 +198,12 @@ pub fn python() -> &'static Path {
 /// A virtualenv `name` under target/ made by `base` from `tests/interop/<requirements>`,
 /// re-created when the pins change; its Python.
 pub fn venv(name: &str, base: &Path, requirements: &str) -> PathBuf {
+    // Two tests of one binary may want the same virtualenv at once: on a fresh machine both
+    // would create it (`venv` then fails on the other's half-made folder).
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let requirements = interop_dir().join(requirements);
     let wanted = std::fs::read_to_string(&requirements).unwrap();
@@ -403,4 +409,23 @@ impl Drop for Peers {
         drop(self.0.stdin.take());
         let _ = self.0.wait();
     }
+}
+
+/// What `mpm-top clients --json` printed (it must have succeeded), and its row of the
+/// `py-dash` peer of [`Peers`].
+pub fn clients_with_py_dash(out: &std::process::Output) -> (serde_json::Value, serde_json::Value) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dash = doc["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "py-dash")
+        .unwrap_or_else(|| panic!("no py-dash: {doc:#}"))
+        .clone();
+    (doc, dash)
 }
