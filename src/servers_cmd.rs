@@ -22,6 +22,15 @@ struct Document<'a> {
     schema_version: u32,
     scanned: &'a [u16],
     servers: &'a [ServerRow],
+    /// Projects more than one server runs for, with their ports (the warning of the table).
+    same_project: Vec<SameProject>,
+}
+
+/// One project served twice or more.
+#[derive(serde::Serialize)]
+struct SameProject {
+    project: String,
+    ports: Vec<u16>,
 }
 
 /// Scans twice, prints the servers; 0 when it ran, whatever it found.
@@ -37,6 +46,10 @@ pub async fn run(resolved: &Resolved, json: bool) -> u8 {
             schema_version: JSON_SCHEMA_VERSION,
             scanned: &ports,
             servers: &rows,
+            same_project: same_project(&rows)
+                .into_iter()
+                .map(|(project, ports)| SameProject { project, ports })
+                .collect(),
         };
         serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
     } else {

@@ -165,6 +165,14 @@ fn two_servers_in_one_project_are_warned_of() {
         )),
         "{out}"
     );
+    // The same warning in the JSON document.
+    let (json, _) = servers(home.path(), a.port, b.port, &["--json"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        doc["same_project"],
+        serde_json::json!([{"project": "~/proj", "ports": [low, high]}]),
+        "{doc:#}"
+    );
 }
 
 #[test]
