@@ -249,6 +249,9 @@ async fn visitors(url: String, mut dice: Dice, mut stop: watch::Receiver<bool>) 
         let mut stop = stop.clone();
         tokio::spawn(async move {
             if let Ok(session) = connect(&url, Transport::Websocket, Duration::from_secs(5)).await {
+                // As Claude MPM's dashboard does: the Clients view (`C`) shows it by name.
+                let me = json!({"name": "demo dashboard", "type": "dashboard"});
+                let _ = session.emit("client:register", me).await;
                 pause(stay, &mut stop).await;
                 let _ = session.disconnect().await;
             }
