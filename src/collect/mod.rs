@@ -168,7 +168,7 @@ pub async fn collect(
 /// The console's alerts, raised and cleared; from the command line, where they come from.
 fn alerts_section(out: &mut String, r: &mut Redactor, held: Option<&Held>) {
     let alerts = held.map_or_else(
-        || "(collected outside the console: alerts need its history. The doctor checks above run the rules that need none: fds, hooks; mpm-top servers lists servers sharing a project)\n".to_owned(),
+        || "(collected outside the console: alerts need its history. The doctor checks above run the rules that need none: fds, hooks, servers)\n".to_owned(),
         |h| h.alerts.clone(),
     );
     section(
