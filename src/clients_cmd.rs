@@ -175,6 +175,14 @@ fn text(state: &State, log: Option<&String>) -> String {
     let c = &state.clients;
     let now = c.listed.unwrap_or(state.now);
     let mut out = format!("{} connected to {}\n", c.total, state.target.url());
+    if c.total > c.list.len() as u64 {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "(the first {} of them, this command first: a list is cut there)",
+            c.list.len()
+        );
+    }
     let _ = writeln!(
         out,
         "{:<22} {:<32} {:<12} {:<10} {:<9} FOR",

@@ -60,6 +60,9 @@ pub struct Alerts {
     pub same_project: Vec<(String, Vec<u16>)>,
     /// The last whole second evaluated: the rules run once a second.
     evaluated: Option<u64>,
+    /// The alerts of servers no longer watched (let go past the parking limit), with each
+    /// server: the bundle lists every alert raised while the console ran.
+    pub let_go: Ring<(String, Raised)>,
 }
 
 impl Default for Alerts {
@@ -73,6 +76,7 @@ impl Default for Alerts {
             emit_failures: Ring::new(EMIT_SAMPLES),
             same_project: Vec::new(),
             evaluated: None,
+            let_go: Ring::new(HISTORY),
         }
     }
 }
@@ -131,8 +135,14 @@ pub fn moment(state: &State) -> Moment {
             let age = if t.arrival_timed {
                 now - t.started.mono
             } else {
+                // The sender's clock, bounded by the server's uptime: the start came from the
+                // server's own history, so it is no older than the server (a hook host whose
+                // clock is years off must not claim a tool open for years); a start dated in
+                // the future is not timed at all.
                 let sent = t.sent.iter().map(|(_, at)| *at).min()?;
-                super::time::seconds_between(sent, state.now.wall)
+                let age = super::time::seconds_between(sent, state.now.wall);
+                let uptime = state.server.uptime.unwrap_or(age);
+                (age >= 0.0).then_some(age.min(uptime))?
             };
             Some((t.tool.clone(), id.clone(), age))
         })
@@ -258,22 +268,26 @@ fn clear(state: &mut State, gone: &Active, now: Stamp) {
 #[must_use]
 pub fn history_text(state: &State) -> String {
     let mut text = String::new();
-    for server in std::iter::once(state).chain(state.parked.iter().map(AsRef::as_ref)) {
-        let at = server.target.authority();
-        for h in server.alerts.history.iter() {
-            let cleared = h.cleared.map_or("still raised".to_owned(), |c| {
-                format!("cleared {}", c.clock_text())
-            });
-            // Writing to a String cannot fail.
-            let _ = writeln!(
-                text,
-                "{at}: {} raised {} ({cleared}): {}; fix: {}",
-                h.kind.name(),
-                h.raised.clock_text(),
-                h.message,
-                h.kind.fix().command
-            );
-        }
+    let watched = std::iter::once(state)
+        .chain(state.parked.iter().map(AsRef::as_ref))
+        .flat_map(|server| {
+            let at = server.target.authority();
+            server.alerts.history.iter().map(move |h| (at.clone(), h))
+        });
+    let let_go = state.alerts.let_go.iter().map(|(at, h)| (at.clone(), h));
+    for (at, h) in let_go.chain(watched) {
+        let cleared = h.cleared.map_or("still raised".to_owned(), |c| {
+            format!("cleared {}", c.clock_text())
+        });
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            text,
+            "{at}: {} raised {} ({cleared}): {}; fix: {}",
+            h.kind.name(),
+            h.raised.clock_text(),
+            h.message,
+            h.kind.fix().command
+        );
     }
     if text.is_empty() {
         text = "no alert was raised while the console ran\n".into();

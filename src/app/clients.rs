@@ -203,8 +203,14 @@ pub fn listed(state: &mut State, data: &Value, at: Stamp, boot: Option<f64>) {
         return;
     };
     let own = state.clients.own_sid.clone();
+    let is_own =
+        |c: &&Value| own.is_some() && c.get("session_id").or_else(|| c.get("sid")).map(text) == own;
+    // This console's own row first, wherever the server listed it: a cut list still shows it.
     let list: Vec<Client> = items
         .iter()
+        .filter(is_own)
+        .take(1)
+        .chain(items.iter().filter(|c| !is_own(c)))
         .take(MAX_LISTED)
         .filter_map(|c| {
             let sid = text(c.get("session_id").or_else(|| c.get("sid"))?);

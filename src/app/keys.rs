@@ -413,6 +413,17 @@ fn action_key(state: &mut State, key: char) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    // `r` starts the bundled server with this console's configuration (its HOME, PID file,
+    // log). A server switched to was started elsewhere, from its own: restarting it from here
+    // stopped it, then failed on this console's PID file and left the port dead.
+    if matches!(target.chosen, Chosen::Switched { .. }) && key == 'r' {
+        state.note(format!(
+            "r: {} was switched to; it was started with its own configuration, and a restart from here would start it with this console's: run mpm-top restart --port {} where it was started (K stops it from here)",
+            target.authority(),
+            target.port
+        ));
+        return Vec::new();
+    }
     match key {
         's' if state.server.kind.is_some() => {
             state.note(format!(

@@ -22,7 +22,13 @@ pub fn listed(state: &mut State, rows: Vec<ServerRow>, at: Stamp) {
         })
         .collect();
     state.alerts.same_project = same_project(&rows);
-    state.server_selected = state.server_selected.min(rows.len().saturating_sub(1));
+    // The selection stays on its server, not on its row: a server appearing above it must not
+    // move Enter onto another.
+    let selected = state.servers.get(state.server_selected).map(|r| r.port);
+    state.server_selected = selected
+        .and_then(|port| rows.iter().position(|r| r.port == port))
+        .unwrap_or(state.server_selected)
+        .min(rows.len().saturating_sub(1));
     state.servers = rows;
     state.servers_at = Some(at);
 }
@@ -123,6 +129,7 @@ pub fn retarget(state: &mut State, target: Target) {
     state.config = std::mem::take(&mut old.config);
     state.config_file = std::mem::take(&mut old.config_file);
     state.alerts.thresholds = old.alerts.thresholds;
+    state.alerts.let_go = std::mem::replace(&mut old.alerts.let_go, super::state::Ring::new(0));
     state.servers = std::mem::take(&mut old.servers);
     state.servers_at = old.servers_at;
     state.alerts.same_project = std::mem::take(&mut old.alerts.same_project);
@@ -136,6 +143,10 @@ pub fn retarget(state: &mut State, target: Target) {
     state.parked.push(Box::new(old));
     if state.parked.len() > MAX_PARKED {
         let let_go = state.parked.remove(0);
+        let at = let_go.target.authority();
+        for raised in let_go.alerts.history.iter() {
+            state.alerts.let_go.push((at.clone(), raised.clone()));
+        }
         state.note(format!(
             "no longer watching {} in the background (at most {MAX_PARKED} are kept)",
             let_go.target.authority()

@@ -88,7 +88,10 @@ pub struct ServerRow {
 #[must_use]
 pub fn same_project(rows: &[ServerRow]) -> Vec<(String, Vec<u16>)> {
     let mut by_project: BTreeMap<&str, Vec<&ServerRow>> = BTreeMap::new();
-    for row in rows {
+    // Monitor servers only: a hung socket or another program listening in the range, run from
+    // the same folder, is not a second server for the project.
+    let monitor = |r: &&ServerRow| r.answered && !matches!(r.kind, ServerKind::Foreign(_));
+    for row in rows.iter().filter(monitor) {
         if let Some(project) = &row.project {
             by_project.entry(project).or_default().push(row);
         }

@@ -110,6 +110,13 @@ fn two_processes_in_one_project_are_named_with_their_ports() {
         [("~/code/a".to_owned(), vec![8765, 8767])]
     );
     assert!(same_project(&rows[1..]).is_empty());
+    // A hung socket or another program listening in the range, from the same folder, is not
+    // a second monitor server.
+    let mut hung = row(8780, Some(50), Some("~/code/b"));
+    hung.answered = false;
+    let mut foreign = row(8781, Some(60), Some("~/code/b"));
+    foreign.kind = ServerKind::Foreign(Some("nginx".into()));
+    assert!(same_project(&[rows[2].clone(), hung, foreign]).is_empty());
 }
 
 #[test]

@@ -68,18 +68,20 @@ fn connected(frame: &mut Frame, state: &State, theme: &Theme, now_area: Rect) {
     let mut ordered: Vec<&crate::app::clients::Client> = c.list.iter().collect();
     ordered.sort_by_key(|client| !client.own);
     let hidden = ordered.len().saturating_sub(room);
-    let shown = if hidden > 0 {
-        room.saturating_sub(1)
+    let cut = usize::try_from(c.total).unwrap_or(usize::MAX) > c.list.len();
+    let shown = if hidden > 0 || cut {
+        room.saturating_sub(1).min(ordered.len())
     } else {
         room
     };
-    let more = (hidden > 0).then(|| {
+    // The server's total, not the rows kept: a list past 1,000 is cut where it arrives.
+    let total = usize::try_from(c.total)
+        .unwrap_or(usize::MAX)
+        .max(ordered.len());
+    let more = (hidden > 0 || total > ordered.len()).then(|| {
         Row::new([
             String::new(),
-            format!(
-                "… {} more (mpm-top clients lists every one)",
-                ordered.len() - shown
-            ),
+            format!("… {} more", total.saturating_sub(shown)),
         ])
         .style(theme.dim)
     });

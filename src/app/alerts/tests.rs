@@ -359,3 +359,41 @@ fn a_tool_open_before_the_console_came_is_timed_by_its_senders_clock() {
         s.alerts.active[0].message
     );
 }
+
+#[test]
+fn a_senders_clock_years_off_does_not_claim_a_tool_open_for_years() {
+    let mut s = with(Thresholds {
+        tool_open_secs: 60,
+        ..Thresholds::default()
+    });
+    // The server has run for 90 s: no tool in its history is older.
+    let h = crate::probes::http::Health::parse(
+        json!({"status": "running", "service": "mpm-top", "clients": 0, "uptime": 90.0}),
+        std::time::Duration::ZERO,
+    );
+    tick(&mut s, 100.0);
+    update(&mut s, Action::Health(Ok(h)));
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "event_history".into(),
+            data: json!({"events": [
+                {"event": "tool_event", "type": "tool_event", "subtype": "pre_tool",
+                 "correlation_id": "old", "timestamp": "2020-01-01T00:00:00+00:00",
+                 "source": "hook", "data": {"tool_name": "OldTool"}},
+                {"event": "tool_event", "type": "tool_event", "subtype": "pre_tool",
+                 "correlation_id": "future", "timestamp": "2030-01-01T00:00:00+00:00",
+                 "source": "hook", "data": {"tool_name": "Future"}}]}),
+            at: at(100.5),
+        },
+    );
+    tick(&mut s, 101.0);
+    assert_eq!(active(&s), [AlertKind::ToolOpen]);
+    assert!(
+        s.alerts.active[0]
+            .message
+            .starts_with("OldTool open for 1 m 30 s"),
+        "{}",
+        s.alerts.active[0].message
+    );
+}

@@ -225,3 +225,24 @@ fn mpm_tops_own_short_visits_are_not_flapping() {
         "another console is not a client waiting on events"
     );
 }
+
+#[test]
+fn this_consoles_row_is_kept_however_far_down_a_long_list_holds_it() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "dashboard:welcome".into(),
+            data: json!({"session_id": "me"}),
+            at: at(1.0),
+        },
+    );
+    let mut all: Vec<_> = (0..3000)
+        .map(|i| json!({"session_id": format!("c{i}")}))
+        .collect();
+    all.insert(2500, json!({"session_id": "me", "type": "mpm-top"}));
+    listed(&mut s, 2.0, &json!(all), None);
+    assert!(s.clients.list[0].own);
+    assert_eq!(s.clients.list.len(), crate::app::clients::MAX_LISTED);
+    assert_eq!(s.clients.total, 3001);
+}

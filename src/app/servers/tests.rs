@@ -171,3 +171,55 @@ fn enter_on_the_server_watched_only_closes_the_view() {
     press(&mut s, Key::Esc);
     assert_eq!(s.view, None);
 }
+
+#[test]
+fn r_refuses_a_server_switched_to_it_was_started_with_another_configuration() {
+    let mut s = fresh(false);
+    scan(&mut s, vec![row(8765, "~/a"), row(8766, "~/b")], 1.0);
+    switch_to(&mut s, 8766);
+    assert_eq!(press(&mut s, Key::Char('r')), []);
+    assert!(s.dialog.is_none() && s.busy.is_none());
+}
+
+#[test]
+fn the_selection_stays_on_its_server_when_the_list_changes() {
+    let mut s = fresh(false);
+    scan(&mut s, vec![row(8765, "~/a"), row(8770, "~/b")], 1.0);
+    press(&mut s, Key::Char('S'));
+    press(&mut s, Key::Down);
+    assert_eq!(s.servers[s.server_selected].port, 8770);
+    scan(
+        &mut s,
+        vec![row(8765, "~/a"), row(8766, "~/c"), row(8770, "~/b")],
+        6.0,
+    );
+    assert_eq!(
+        s.servers[s.server_selected].port, 8770,
+        "a new row above moved it"
+    );
+}
+
+#[test]
+fn the_alerts_of_a_server_let_go_stay_in_the_bundle() {
+    let mut s = fresh(false);
+    let rows: Vec<ServerRow> = (8765..8775).map(|p| row(p, "~/p")).collect();
+    scan(&mut s, rows, 1.0);
+    s.alerts.history.push(crate::app::alerts::Raised {
+        kind: crate::checks::alerts::AlertKind::Fds,
+        raised: at(1.0),
+        cleared: Some(at(2.0)),
+        message: "900 of 1000".into(),
+    });
+    for port in 8766..8772 {
+        switch_to(&mut s, port);
+    }
+    assert!(
+        s.parked.iter().all(|p| p.target.port != 8765),
+        "8765 was let go"
+    );
+    let text = crate::app::alerts::history_text(&s);
+    assert!(
+        text.starts_with("127.0.0.1:8765: file descriptors raised 10:00:01.000"),
+        "{text}"
+    );
+}
