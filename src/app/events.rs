@@ -388,6 +388,15 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
     record(state, h);
 }
 
+/// Whether a log line names another server's port (`port=`, as mpm-top serve writes on the
+/// lines a console attributes): two servers may write one log file. A line without it (older
+/// servers, Claude MPM's) is taken as the watched server's.
+fn another_servers(state: &State, text: &str) -> bool {
+    logfields::parse(text)
+        .get("port")
+        .is_some_and(|p| p.parse::<u16>().ok() != Some(state.target.port))
+}
+
 /// mpm-top serve's `client registered sid=… name=… type=…`: what a client said it is (mpm-top's
 /// own clients are told apart by it).
 fn registered(state: &mut State, line: &LogLine) {
@@ -404,6 +413,9 @@ fn registered(state: &mut State, line: &LogLine) {
 pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     if let Some(packet) = logfields::engineio(&line.text) {
         return from_engineio(state, line, packet, at);
+    }
+    if another_servers(state, &line.text) {
+        return;
     }
     let name = match line.kind {
         LineKind::Connect => "connect",

@@ -40,9 +40,11 @@ async fn on_connect(
 ) {
     let clients = client_count(&io);
     state.client_connected(&socket.id.to_string(), now_epoch_secs());
+    // Each line a console attributes to a server names its port: two servers may share one
+    // log file, and a console reading it keeps only its server's lines.
     info!(
-        "connect sid={} transport={transport:?} clients={clients}",
-        socket.id
+        "connect sid={} transport={transport:?} clients={clients} port={}",
+        socket.id, state.port
     );
     // Handlers first: a client that leaves (or is evicted) while the replies below wait for
     // room must still run its disconnect handler.
@@ -92,8 +94,8 @@ async fn on_disconnect(
     // The leaving socket is already marked closed, so the one shared count leaves it out.
     let clients = client_count(&io);
     info!(
-        "disconnect sid={} reason=\"{reason}\" clients={clients}",
-        socket.id
+        "disconnect sid={} reason=\"{reason}\" clients={clients} port={}",
+        socket.id, state.port
     );
     count_changed(&io, &state);
 }
@@ -220,9 +222,10 @@ async fn on_register(socket: SocketRef, data: TryData<Value>, State(state): Stat
         "session_id": sid,
     });
     info!(
-        "client registered sid={sid} name={} type={}",
+        "client registered sid={sid} name={} type={} port={}",
         logged(&info["name"].to_string()),
-        logged(&info["type"].to_string())
+        logged(&info["type"].to_string()),
+        state.port
     );
     state.register_client(&sid, info.clone());
     emit_to(&socket, &state, "client:registered", &info).await;
@@ -329,20 +332,23 @@ pub async fn ingest(io: &SocketIo, state: &ServerState, event: &HookEvent) {
     let status = logged(event.payload["data"]["status"].as_str().unwrap_or("-"));
     match event.subtype() {
         "pre_tool" => info!(
-            "tool_start tool={tool} correlation_id={} session={} (pre_tool)",
-            field("correlation_id"),
-            field("session_id")
-        ),
-        "post_tool" => info!(
-            "tool_stop tool={tool} correlation_id={} session={} status={status} (post_tool)",
+            "tool_start tool={tool} correlation_id={} session={} (pre_tool) port={}",
             field("correlation_id"),
             field("session_id"),
+            state.port
+        ),
+        "post_tool" => info!(
+            "tool_stop tool={tool} correlation_id={} session={} status={status} (post_tool) port={}",
+            field("correlation_id"),
+            field("session_id"),
+            state.port
         ),
         other => info!(
-            "hook event={} subtype={} session={}",
+            "hook event={} subtype={} session={} port={}",
             event.name,
             logged(other),
-            field("session_id")
+            field("session_id"),
+            state.port
         ),
     }
     state.record_event(event.name, &event.payload);

@@ -246,3 +246,41 @@ fn this_consoles_row_is_kept_however_far_down_a_long_list_holds_it() {
     assert_eq!(s.clients.list.len(), crate::app::clients::MAX_LISTED);
     assert_eq!(s.clients.total, 3001);
 }
+
+#[test]
+fn lines_another_server_wrote_into_a_shared_log_are_not_this_ones() {
+    // The watched server is on 8765 (`fresh`); another writes the same log from 19206.
+    let mut s = fresh(false);
+    for (text, secs) in [
+        (
+            "2026-11-26T10:00:20.000Z  INFO connect sid=x transport=Polling clients=2 port=19206",
+            20.0,
+        ),
+        (
+            "2026-11-26T10:00:20.100Z  INFO disconnect sid=x reason=\"transport close\" clients=1 port=19206",
+            20.1,
+        ),
+        (
+            "2026-11-26T10:00:21.000Z  INFO connect sid=y transport=Polling clients=2 port=8765",
+            21.0,
+        ),
+        (
+            "2026-11-26T10:00:21.100Z  INFO disconnect sid=y reason=\"transport close\" clients=1 port=8765",
+            21.1,
+        ),
+    ] {
+        update(&mut s, Action::LogLine(LogLine::from_text(text), at(secs)));
+    }
+    let sids: Vec<&str> = s
+        .clients
+        .departures
+        .iter()
+        .map(|d| d.sid.as_str())
+        .collect();
+    assert_eq!(sids, ["y"]);
+    assert_eq!(
+        s.events.len(),
+        2,
+        "only this server's connect and disconnect are rows"
+    );
+}
