@@ -391,16 +391,14 @@ fn from_engineio(state: &mut State, line: &LogLine, packet: EngineIo, at: Stamp)
 /// Whether a log line names another server's port (`port=`, as mpm-top serve writes on the
 /// lines a console attributes): two servers may write one log file. A line without it (older
 /// servers, Claude MPM's) is taken as the watched server's.
-fn another_servers(state: &State, text: &str) -> bool {
-    logfields::parse(text)
-        .get("port")
+fn another_servers(state: &State, f: &logfields::Fields) -> bool {
+    f.get("port")
         .is_some_and(|p| p.parse::<u16>().ok() != Some(state.target.port))
 }
 
 /// mpm-top serve's `client registered sid=… name=… type=…`: what a client said it is (mpm-top's
 /// own clients are told apart by it).
-fn registered(state: &mut State, line: &LogLine) {
-    let f = logfields::parse(&line.text);
+fn registered(state: &mut State, f: &logfields::Fields) {
     if !logfields::words(&f.message).starts_with("client registered") {
         return;
     }
@@ -414,19 +412,24 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
     if let Some(packet) = logfields::engineio(&line.text) {
         return from_engineio(state, line, packet, at);
     }
-    if another_servers(state, &line.text) {
-        return;
-    }
     let name = match line.kind {
         LineKind::Connect => "connect",
         LineKind::Disconnect => "disconnect",
         LineKind::ToolStart => "tool_start",
         LineKind::ToolStop => "tool_stop",
         LineKind::Error => "error",
-        LineKind::Other => return registered(state, line),
+        LineKind::Other => "",
         LineKind::Emit | LineKind::Receive => return,
     };
+    // Parsed once, and not for emits and receives (every event, at debug level): the port it
+    // names, a registration, or the row's fields.
     let f = logfields::parse(&line.text);
+    if another_servers(state, &f) {
+        return;
+    }
+    if name.is_empty() {
+        return registered(state, &f);
+    }
     // serve writes `-` for a field the event did not have.
     let get = |k: &str| {
         f.get(k)
@@ -435,12 +438,10 @@ pub fn from_log(state: &mut State, line: &LogLine, at: Stamp) {
             .unwrap_or_default()
     };
     // mpm-top serve writes `sid=…`; Claude MPM writes `Dashboard client connected: <sid>`.
-    let sid = match get("sid") {
-        sid if sid.is_empty() && matches!(name, "connect" | "disconnect") => {
-            super::clients::sid_in_words(&f.message).unwrap_or_default()
-        }
-        sid => sid,
-    };
+    let sid = Some(get("sid"))
+        .filter(|sid| !sid.is_empty() || !matches!(name, "connect" | "disconnect"))
+        .or_else(|| super::clients::sid_in_words(&f.message))
+        .unwrap_or_default();
     let correlation = get("correlation_id");
     let clients = get("clients");
     let counted = if clients.is_empty() {
