@@ -46,6 +46,19 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox for producers of `generation`, and the switch that stops them.
+    fn stoppable(
+        tx: &mpsc::Sender<Action>,
+        generation: u64,
+    ) -> (watch::Sender<bool>, watch::Receiver<bool>, Outbox) {
+        let (stop_tx, stop) = watch::channel(false);
+        let out = Outbox {
+            tx: tx.clone(),
+            generation,
+        };
+        (stop_tx, stop, out)
+    }
+
     fn wrap(&self, action: Action) -> Action {
         Action::Watched(self.generation, Box::new(action))
     }
@@ -72,11 +85,7 @@ pub fn watch_feed(
     tx: &mpsc::Sender<Action>,
     generation: u64,
 ) -> watch::Sender<bool> {
-    let (stop_tx, stop) = watch::channel(false);
-    let out = Outbox {
-        tx: tx.clone(),
-        generation,
-    };
+    let (stop_tx, stop, out) = Outbox::stoppable(tx, generation);
     // Claude MPM stamps its clients on its monotonic clock, which only a server on this
     // machine shares with the console.
     let local = crate::target::is_loopback_host(&target.host);
@@ -93,11 +102,7 @@ pub fn watch_probes(
     tx: &mpsc::Sender<Action>,
     generation: u64,
 ) -> watch::Sender<bool> {
-    let (stop_tx, stop) = watch::channel(false);
-    let out = Outbox {
-        tx: tx.clone(),
-        generation,
-    };
+    let (stop_tx, stop, out) = Outbox::stoppable(tx, generation);
     tokio::spawn(probes(target.clone(), w.clone(), out, stop));
     stop_tx
 }
