@@ -167,6 +167,7 @@ fn departure_json(d: &Departure) -> Value {
     json!({
         "sid": d.sid, "name": (!d.name.is_empty()).then_some(&d.name),
         "left_at": d.left.wall.to_rfc3339(), "lived_secs": d.lived,
+        "lived_at_most": d.lived_at_most,
         "short_lived": d.flapped(), "reason": d.reason,
     })
 }
@@ -219,7 +220,10 @@ fn text(state: &State, log: Option<&String>) -> String {
             );
             let _ = writeln!(out, "{:<9} {:<22} {:<12} REASON", "LEFT", "SID", "LIVED");
             for d in c.departures.iter().rev() {
-                let lived = d.lived.map_or("?".into(), crate::ui::format::duration);
+                let lived = d.lived.map_or("?".into(), |l| {
+                    let bound = if d.lived_at_most { "≤ " } else { "" };
+                    format!("{bound}{}", crate::ui::format::duration(l))
+                });
                 let mark = if d.flapped() { "! " } else { "" };
                 let _ = writeln!(
                     out,

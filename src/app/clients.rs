@@ -61,6 +61,9 @@ pub struct Departure {
     pub left: Stamp,
     /// How long it lived, seconds, when its connect is known.
     pub lived: Option<f64>,
+    /// `lived` is at most this: the departure was seen as a list that no longer held it, not
+    /// as the server's line, so it left at some time between that list and the one before.
+    pub lived_at_most: bool,
     /// Why, where the server's log says.
     pub reason: Option<String>,
     /// Its type, when a list or the log named it.
@@ -339,7 +342,9 @@ fn departed(
                 known.lived = known.lived.map(|l| (l - earlier).max(0.0));
                 known.left = at;
             }
+            // The server's own line says when it left: no longer only a bound.
             known.lived = written_lived.or(known.lived);
+            known.lived_at_most = false;
         }
         return;
     }
@@ -348,6 +353,7 @@ fn departed(
         name: name.unwrap_or_default(),
         left: at,
         lived: written_lived.or_else(|| connected.map(|c| (at.mono - c.mono).max(0.0))),
+        lived_at_most: !from_log,
         reason,
         kind,
     };

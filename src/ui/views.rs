@@ -141,7 +141,10 @@ fn departures(frame: &mut Frame, state: &State, theme: &Theme, gone_area: Rect) 
     frame.render_widget(Paragraph::new(lines.remove(0)), label);
     // Newest first: what just happened is what the user came for.
     let rows = c.departures.iter().rev().map(|d| {
-        let lived = d.lived.map_or("?".into(), duration);
+        // A departure seen only as a list without it lived at most this long.
+        let lived = d.lived.map_or("?".into(), |l| {
+            format!("{}{}", if d.lived_at_most { "≤ " } else { "" }, duration(l))
+        });
         let style = if d.flapped() {
             theme.warn
         } else {

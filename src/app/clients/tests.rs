@@ -92,6 +92,10 @@ fn a_sid_the_next_answer_lacks_has_left_and_the_log_gives_its_reason() {
         (12.0, Some(4.0), None)
     );
     assert!(d.flapped());
+    assert!(
+        d.lived_at_most,
+        "seen only as a list without it: 4 s at most"
+    );
     // The server's log line about it came later but says when and why: it wins.
     update(
         &mut s,
@@ -108,6 +112,7 @@ fn a_sid_the_next_answer_lacks_has_left_and_the_log_gives_its_reason() {
         (d.left.mono, d.lived, d.reason.as_deref()),
         (11.0, Some(3.0), Some("transport close"))
     );
+    assert!(!d.lived_at_most);
     assert_eq!(s.clients.flaps.len(), 1);
 }
 
