@@ -56,8 +56,6 @@ pub struct Alerts {
     clients_since: Option<f64>,
     /// The server's emit-failure counter, sampled with `/health`.
     pub emit_failures: Ring<(f64, u64)>,
-    /// Projects served by more than one server, from the last scan.
-    pub same_project: Vec<(String, Vec<u16>)>,
     /// The last whole second evaluated: the rules run once a second.
     evaluated: Option<u64>,
     /// The alerts of servers no longer watched (let go past the parking limit), with each
@@ -74,7 +72,6 @@ impl Default for Alerts {
             last_event: None,
             clients_since: None,
             emit_failures: Ring::new(EMIT_SAMPLES),
-            same_project: Vec::new(),
             evaluated: None,
             let_go: Ring::new(HISTORY),
         }
@@ -164,7 +161,7 @@ pub fn moment(state: &State) -> Moment {
             .copied()
             .filter(|(t, _)| now - t <= 60.0)
             .collect(),
-        same_project: a.same_project.clone(),
+        same_project: crate::probes::servers::same_project(&state.servers),
     }
 }
 
@@ -258,7 +255,7 @@ fn clear(state: &mut State, gone: &Active, now: Stamp) {
             "alert cleared: {} (raised {}, held {})",
             gone.kind.name(),
             gone.since.seconds_text(),
-            alerts::span(now.mono - gone.since.mono)
+            crate::ui::format::age(now.mono - gone.since.mono)
         ),
     );
 }

@@ -5,7 +5,7 @@
 use super::Effect;
 use super::state::{MAX_PARKED, State};
 use super::time::Stamp;
-use crate::probes::servers::{ServerRow, same_project};
+use crate::probes::servers::ServerRow;
 use crate::target::{Chosen, Target};
 use crate::text::clean;
 
@@ -21,7 +21,6 @@ pub fn listed(state: &mut State, rows: Vec<ServerRow>, at: Stamp) {
             r
         })
         .collect();
-    state.alerts.same_project = same_project(&rows);
     // The selection stays on its server, not on its row: a server appearing above it must not
     // move Enter onto another.
     let selected = state.servers.get(state.server_selected).map(|r| r.port);
@@ -132,7 +131,6 @@ pub fn retarget(state: &mut State, target: Target) {
     state.alerts.let_go = std::mem::replace(&mut old.alerts.let_go, super::state::Ring::new(0));
     state.servers = std::mem::take(&mut old.servers);
     state.servers_at = old.servers_at;
-    state.alerts.same_project = std::mem::take(&mut old.alerts.same_project);
     state.server_selected = old.server_selected;
     state.now = old.now;
     state.busy = old.busy.take();

@@ -8,7 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Fix, Status};
+// The panes' own way of saying a duration (`42s`, `3m05s`), whole seconds not yet passed
+// left out: an alert never claims a second that has not gone by.
 use crate::config::alerts::Thresholds;
+use crate::ui::format::age;
 
 /// A client that lived less than this was flapping: the guide's "connects then immediately
 /// disconnects".
@@ -179,7 +182,7 @@ fn silence(m: &Moment, t: &Thresholds) -> Option<String> {
     (quiet >= limit).then(|| {
         format!(
             "no events for {} while {clients} client{} {} connected: are hooks posting here?",
-            span(quiet),
+            age(quiet),
             if clients == 1 { "" } else { "s" },
             if clients == 1 { "is" } else { "are" },
         )
@@ -237,12 +240,12 @@ fn rss_growth(m: &Moment, t: &Thresholds) -> Option<String> {
         format!(
             "memory {mb:.0} MB, growing {:.1} MB/min over {}: {} MB {}",
             growth / 1e6,
-            span(span_secs),
+            age(span_secs),
             t.rss_mb,
             if minutes <= 0.0 {
                 "already passed".to_owned()
             } else {
-                format!("in about {} at this rate", span(minutes * 60.0))
+                format!("in about {} at this rate", age(minutes * 60.0))
             }
         )
     })
@@ -254,16 +257,16 @@ fn tool_open(m: &Moment, t: &Thresholds) -> Option<String> {
     let late: Vec<&(String, String, f64)> = m
         .open_tools
         .iter()
-        .filter(|(.., age)| *age >= limit)
+        .filter(|(.., open_for)| *open_for >= limit)
         .collect();
-    let (tool, correlation, age) = late.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let (tool, correlation, open_for) = late.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
     let more = match late.len() {
         1 => String::new(),
-        n => format!("; {} more open past {}", n - 1, span(limit)),
+        n => format!("; {} more open past {}", n - 1, age(limit)),
     };
     Some(format!(
         "{tool} open for {} without a tool_stop (correlation {correlation}){more}",
-        span(*age)
+        age(*open_for)
     ))
 }
 
@@ -273,7 +276,7 @@ fn emit_failures(m: &Moment) -> Option<String> {
         format!(
             "the server failed {} deliveries in the last {} ({last} in all): a client cannot keep up",
             last - first,
-            span(t1 - t0)
+            age(t1 - t0)
         )
     })
 }
@@ -351,18 +354,6 @@ pub fn same_project_text(groups: &[(String, Vec<u16>)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Seconds as people read a span: `42 s`, `3 m 05 s`, `1 h 02 m`.
-#[must_use]
-pub fn span(secs: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // shown, not computed
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} m {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} m", s / 3600, s % 3600 / 60),
-    }
 }
 
 #[cfg(test)]

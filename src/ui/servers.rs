@@ -76,7 +76,7 @@ pub fn servers(frame: &mut Frame, state: &State, theme: &Theme, area: Rect) {
         "▶ watched   • watched in the background since a switch (its events and rates are kept)   PID: the socket table's listener, never what /health claims",
         theme.dim,
     ))];
-    for (project, ports) in &state.alerts.same_project {
+    for (project, ports) in &crate::probes::servers::same_project(&state.servers) {
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
         lines.push(Line::from(Span::styled(
             format!(
