@@ -135,6 +135,13 @@ impl Clients {
             .count()
     }
 
+    /// Forgets the last answer (the feed lost the server: nobody is known to be connected).
+    pub fn forget_list(&mut self) {
+        self.list.clear();
+        self.total = 0;
+        self.listed = None;
+    }
+
     /// The type `sid` registered as, by the list or the log.
     fn kind_of(&self, sid: &str) -> String {
         self.list

@@ -263,6 +263,9 @@ fn feed_lost(state: &mut State, reason: &str) {
     // The status pane has room for the start of it; the log gets it whole, once per
     // cause (not once per retry).
     let cause = |r: &str| r.split(" (retry in").next().unwrap_or_default().to_owned();
+    // Who was connected is no longer known: the Clients view must not go on listing them as
+    // connected (the departures stay; the list comes again when the feed is back).
+    state.clients.forget_list();
     if state.connected {
         let line = format!("feed lost the server: {reason}; reconnecting");
         state.log(Level::Warn, Topic::Feed, line);

@@ -289,3 +289,20 @@ fn lines_another_server_wrote_into_a_shared_log_are_not_this_ones() {
         "only this server's connect and disconnect are rows"
     );
 }
+
+#[test]
+fn a_feed_that_lost_the_server_lists_nobody_as_connected() {
+    let mut s = fresh(false);
+    listed(
+        &mut s,
+        1.0,
+        &json!([{"session_id": "a"}, {"session_id": "b"}]),
+        None,
+    );
+    update(&mut s, Action::Connected);
+    update(&mut s, Action::Disconnected("connection refused".into()));
+    assert!(s.clients.list.is_empty() && s.clients.listed.is_none());
+    assert_eq!(s.clients.total, 0);
+    // Nor are they booked as departures: when they left is not known.
+    assert!(s.clients.departures.is_empty());
+}
