@@ -187,8 +187,10 @@ fn field<'a>(data: &'a Value, name: &str) -> &'a Value {
 
 /// An event from the Socket.IO feed, stamped when it arrived.
 pub fn from_feed(state: &mut State, name: &str, data: Value, at: Stamp) {
-    if name == "dashboard:pong" {
-        return; // the console's own pings: shown as latency, not as traffic
+    // The console's own pings (shown as latency) and the answer to its own registration are
+    // not the server's traffic.
+    if name == "dashboard:pong" || name == "client:registered" {
+        return;
     }
     if name == "event_history" {
         return history(state, data, at);

@@ -306,3 +306,17 @@ fn a_feed_that_lost_the_server_lists_nobody_as_connected() {
     // Nor are they booked as departures: when they left is not known.
     assert!(s.clients.departures.is_empty());
 }
+
+#[test]
+fn the_answer_to_this_consoles_registration_is_not_traffic() {
+    let mut s = fresh(false);
+    update(
+        &mut s,
+        Action::FeedEvent {
+            name: "client:registered".into(),
+            data: json!({"name": "mpm-top console", "type": "mpm-top", "session_id": "me"}),
+            at: at(1.0),
+        },
+    );
+    assert!(s.events.is_empty() && s.rates.is_empty());
+}
